@@ -1,0 +1,195 @@
+/* test_conf.c - riskgate.yaml loading and the YAML tree's defences. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "riskgate/conf.h"
+#include "riskgate/err.h"
+#include "riskgate/ytree.h"
+
+static int load(const char *yaml, struct rg_diags *d, struct rg_conf **c)
+{
+    return rg_conf_load_buf(yaml, strlen(yaml), "riskgate.yaml", d, c);
+}
+
+static void test_defaults_and_values(void **state)
+{
+    (void)state;
+    unsetenv("RISKGATE_KAFKA_BOOTSTRAP");
+    unsetenv("RISKGATE_REDIS");
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c;
+    const char *y = "kafka:\n  bootstrap: broker:9093\n  group_id: g1\n"
+                    "  properties:\n    security.protocol: SASL_SSL\n    sasl.mechanism: PLAIN\n"
+                    "redis:\n  port: 7000\npolicy:\n  degradation: fail_closed\n"
+                    "engine:\n  workers: 3\n  explain: features\n";
+    assert_int_equal(load(y, &d, &c), 0);
+    assert_string_equal(c->kafka_bootstrap, "broker:9093");
+    assert_string_equal(c->kafka_group_id, "g1");
+    assert_string_equal(c->topic_in, "transactions");
+    assert_int_equal(c->n_kafka_props, 2);
+    assert_string_equal(c->kafka_props[0].key, "security.protocol");
+    assert_string_equal(c->kafka_props[1].value, "PLAIN");
+    assert_int_equal(c->redis_port, 7000);
+    assert_string_equal(c->redis_host, "127.0.0.1");
+    assert_int_equal(c->degradation, RG_DEGRADE_FAIL_CLOSED);
+    assert_int_equal(c->workers, 3);
+    assert_int_equal(c->explain, RG_EXPLAIN_FEATURES);
+    assert_true(c->step_up_at < c->deny_at);
+    rg_conf_free(c);
+    rg_diags_fini(&d);
+}
+
+static void test_unknown_and_bad_values_all_reported(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    const char *y = "kafka:\n  bootstrp: x:1\n"        /* line 2: typo */
+                    "redis:\n  port: 70000\n"          /* line 4: out of range */
+                    "engine:\n  workers: many\n"       /* line 6: not an int */
+                    "polcy:\n  deny_at: 1\n";          /* line 7: unknown section */
+    assert_int_equal(load(y, &d, &c), RG_EPARSE);
+    assert_null(c);
+    assert_int_equal(d.n, 4);
+    assert_int_equal(d.v[0].line, 2);
+    assert_int_equal(d.v[0].col, 3);
+    assert_non_null(strstr(d.v[0].hint, "bootstrap"));
+    assert_int_equal(d.v[1].line, 4);
+    assert_non_null(strstr(d.v[1].msg, "out of range"));
+    assert_int_equal(d.v[2].line, 6);
+    assert_int_equal(d.v[3].line, 7);
+    assert_non_null(strstr(d.v[3].hint, "policy"));
+    rg_diags_fini(&d);
+}
+
+static void test_duplicate_key(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    assert_int_equal(load("redis:\n  port: 1\n  port: 2\n", &d, &c), RG_EPARSE);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.v[0].line, 3);
+    assert_non_null(strstr(d.v[0].msg, "duplicate key 'port'"));
+    rg_diags_fini(&d);
+}
+
+static void test_env_overrides(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c;
+    setenv("RISKGATE_KAFKA_BOOTSTRAP", "10.0.0.1:9092", 1);
+    setenv("RISKGATE_REDIS", "redis.local:6380", 1);
+    setenv("RISKGATE_ENGINE_WORKERS", "5", 1);
+    assert_int_equal(load("kafka:\n  bootstrap: file:1\n", &d, &c), 0);
+    assert_string_equal(c->kafka_bootstrap, "10.0.0.1:9092");
+    assert_string_equal(c->redis_host, "redis.local");
+    assert_int_equal(c->redis_port, 6380);
+    assert_int_equal(c->workers, 5);
+    rg_conf_free(c);
+    setenv("RISKGATE_REDIS", "nonsense", 1);
+    assert_int_equal(load("", &d, &c), RG_EPARSE);
+    unsetenv("RISKGATE_KAFKA_BOOTSTRAP");
+    unsetenv("RISKGATE_REDIS");
+    unsetenv("RISKGATE_ENGINE_WORKERS");
+    rg_diags_fini(&d);
+}
+
+static void test_inconsistent_thresholds(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    assert_int_equal(load("policy:\n  step_up_at: 0.9\n  deny_at: 0.5\n", &d, &c), RG_EPARSE);
+    assert_non_null(strstr(d.v[0].msg, "step_up_at"));
+    rg_diags_fini(&d);
+}
+
+static void test_yaml_bombs(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_ydoc *doc = NULL;
+    const char *alias = "a: &x [1,2]\nb: [*x, *x]\n";
+    assert_int_equal(rg_ydoc_parse(alias, strlen(alias), "f", &d, &doc), RG_EPARSE);
+    assert_null(doc);
+    rg_diags_fini(&d);
+
+    rg_diags_init(&d);
+    size_t n = 100000;
+    char *deep = malloc(n + 1);
+    memset(deep, '[', n);
+    deep[n] = '\0';
+    assert_int_not_equal(rg_ydoc_parse(deep, n, "f", &d, &doc), 0);
+    assert_null(doc);
+    assert_true(d.n >= 1);
+    free(deep);
+    rg_diags_fini(&d);
+
+    rg_diags_init(&d);
+    const char bad_utf8[] = "a: \"\xff\xfe\"\n";
+    assert_int_equal(rg_ydoc_parse(bad_utf8, strlen(bad_utf8), "f", &d, &doc), RG_EPARSE);
+    rg_diags_fini(&d);
+
+    rg_diags_init(&d);
+    size_t big = RG_YTREE_MAX_BYTES + 1;
+    char *huge = calloc(1, big);
+    assert_int_equal(rg_ydoc_parse(huge, big, "f", &d, &doc), RG_ETOOBIG);
+    free(huge);
+    rg_diags_fini(&d);
+}
+
+static void test_ytree_marks_and_scalars(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_ydoc *doc;
+    const char *y = "x: 1.5\ny: 'quoted'\nz:\n  - true\n  - 42\n";
+    assert_int_equal(rg_ydoc_parse(y, strlen(y), "f", &d, &doc), 0);
+    double v;
+    assert_int_equal(rg_ynode_double(rg_ymap_get(doc->root, "x"), &v), 0);
+    assert_true(v == 1.5);
+    const struct rg_ynode *q = rg_ymap_get(doc->root, "y");
+    assert_true(q->quoted);
+    assert_int_equal(rg_ynode_double(q, &v), RG_EINVAL);
+    const struct rg_ynode *z = rg_ymap_get(doc->root, "z");
+    assert_int_equal(z->type, RG_Y_SEQ);
+    assert_int_equal(z->n, 2);
+    assert_int_equal(z->items[1]->line, 5);
+    assert_int_equal(z->items[1]->col, 5);
+    bool b;
+    assert_int_equal(rg_ynode_bool(z->items[0], &b), 0);
+    assert_true(b);
+    long long l;
+    assert_int_equal(rg_ynode_long(z->items[1], &l), 0);
+    assert_int_equal(l, 42);
+    rg_ydoc_free(doc);
+    rg_diags_fini(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_unknown_and_bad_values_all_reported),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_env_overrides),
+        cmocka_unit_test(test_inconsistent_thresholds),
+        cmocka_unit_test(test_yaml_bombs),
+        cmocka_unit_test(test_ytree_marks_and_scalars),
+    };
+    return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}
