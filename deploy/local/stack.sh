@@ -1,0 +1,576 @@
+#!/usr/bin/env bash
+# stack.sh - the local riskgate stack: one Apache Kafka broker (KRaft,
+# combined broker+controller) and one redis-server, both on 127.0.0.1.
+# Integration tests, the demo and the benchmarks run against it.
+#
+#   deploy/local/stack.sh up | down | status | topics
+#   deploy/local/stack.sh kafka-stop | kafka-start | redis-stop | redis-start
+#
+# DESIGN
+#   Everything a stack owns lives under one directory, $STACK_DIR (default
+#   <repo>/.stack): pid files, logs, Kafka's data, the chosen ports and an
+#   `env` file for other scripts to source. Several stacks run side by side
+#   by giving each its own STACK_DIR; the ports are free ones unless given.
+#
+#   The broker is plain jars from Maven Central (deploy/local/kafka-pom.xml),
+#   copied once by mvn into <repo>/.cache/kafka-<version>/libs and started
+#   with `java -cp 'libs/*' kafka.Kafka`. No tarball, no install step. The
+#   cache is filled under a lock and moved into place whole, so a stack
+#   interrupted mid-download or two stacks starting together never see half
+#   a libs folder.
+#
+#   `down` stops only what this stack started: a pid is trusted only while
+#   /proc/<pid>/cmdline still names this stack's config (Kafka) or port
+#   (redis), so a recycled pid is never signalled. It sends TERM, waits a
+#   bounded time, then KILL. It is safe after a failed or partial `up` and
+#   when nothing runs. A failed `up` cleans up after itself.
+#
+#   Environment (all optional):
+#     STACK_DIR            where this stack lives (default <repo>/.stack)
+#     KAFKA_VERSION        Apache Kafka release (default below; docs/stack.md)
+#     KAFKA_PORT, CONTROLLER_PORT, REDIS_PORT   fixed ports (default: free)
+#     KAFKA_HEAP           broker -Xmx (default 512m)
+#     STACK_READY_TIMEOUT  seconds to wait for each service (default 90)
+#     STACK_STOP_TIMEOUT   seconds between TERM and KILL (default 20)
+#     RISKGATE_TOPIC_IN / _OUT / _DLQ / _FEEDBACK          topic names
+#     RISKGATE_TXN_PARTITIONS, RISKGATE_VERDICT_PARTITIONS,
+#     RISKGATE_FEEDBACK_PARTITIONS                         partition counts
+#     MAVEN_REPO_LOCAL     a maven.repo.local for the one-off download
+#                          (default: Maven's own, ~/.m2/repository)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
+STACK_DIR=${STACK_DIR:-$REPO/.stack}
+KAFKA_HEAP=${KAFKA_HEAP:-512m}
+READY_TIMEOUT=${STACK_READY_TIMEOUT:-90}
+STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-20}
+
+TOPIC_IN=${RISKGATE_TOPIC_IN:-transactions}
+TOPIC_OUT=${RISKGATE_TOPIC_OUT:-verdicts}
+TOPIC_DLQ=${RISKGATE_TOPIC_DLQ:-transactions.dlq}
+TOPIC_FEEDBACK=${RISKGATE_TOPIC_FEEDBACK:-risk-feedback}
+TXN_PARTITIONS=${RISKGATE_TXN_PARTITIONS:-4}
+VERDICT_PARTITIONS=${RISKGATE_VERDICT_PARTITIONS:-4}
+FEEDBACK_PARTITIONS=${RISKGATE_FEEDBACK_PARTITIONS:-4}
+
+CACHE_DIR=$REPO/.cache/kafka-$KAFKA_VERSION
+LIBS=$CACHE_DIR/libs
+PY=/usr/bin/python3
+HOST=127.0.0.1
+
+die() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*" >&2; }
+
+usage() {
+    cat >&2 <<'EOF'
+usage: stack.sh COMMAND [--kafka-port N] [--controller-port N] [--redis-port N]
+  up            fetch Kafka if needed, start Kafka + redis, create topics,
+                print and write $STACK_DIR/env
+  down          stop everything this stack started, remove its data
+  status        what runs where (exit 0 when everything is up, 3 otherwise)
+  topics        list topics and partition counts
+  kafka-stop    stop the broker, keep its data and port
+  kafka-start   start the broker again on the same port
+  redis-stop    stop redis, keep its port
+  redis-start   start redis again on the same port (empty: no persistence)
+EOF
+    exit 2
+}
+
+# ---------------------------------------------------------------- helpers
+
+# Absolute STACK_DIR: pid checks compare it with /proc/<pid>/cmdline.
+abs_stack_dir() {
+    mkdir -p "$STACK_DIR"
+    STACK_DIR=$(cd "$STACK_DIR" && pwd)
+}
+
+# now_ms: wall clock in ms (for the timing line of `up`).
+now_ms() { date +%s%3N; }
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1. The sockets are held
+# open together so the N answers differ; another process may still take one
+# before we bind, which `up` reports as a failed start.
+free_ports() {
+    "$PY" - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# port_in_use PORT: true when something accepts connections on it.
+port_in_use() {
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# pid_of NAME: the pid recorded in $STACK_DIR/NAME.pid, or nothing.
+pid_of() {
+    local f=$STACK_DIR/$1.pid
+    [ -s "$f" ] || return 0
+    local p
+    p=$(tr -dc '0-9' < "$f")
+    [ -n "$p" ] && echo "$p"
+    return 0
+}
+
+# owned NAME PID: PID is alive and is still the process this stack started
+# (its command line names our config file / our port), not a recycled pid.
+owned() {
+    local name=$1 pid=$2 cmd
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+    case $name in
+        kafka) [[ $cmd == *"$STACK_DIR/kafka/server.properties"* ]] ;;
+        redis) [ -n "$REDIS_PORT" ] && [[ $cmd == *redis-server* && $cmd == *":$REDIS_PORT"* ]] ;;
+        *) return 1 ;;
+    esac
+}
+
+# load_ports: the ports chosen by `up`, so restarts reuse them.
+load_ports() {
+    if [ -s "$STACK_DIR/ports" ]; then
+        # shellcheck disable=SC1091
+        . "$STACK_DIR/ports"
+    fi
+    KAFKA_PORT=${KAFKA_PORT:-}
+    CONTROLLER_PORT=${CONTROLLER_PORT:-}
+    REDIS_PORT=${REDIS_PORT:-}
+}
+
+# stop_pid NAME: TERM the owned process, wait up to STOP_TIMEOUT s, then
+# KILL. Removes the pid file. Quiet and successful when nothing runs.
+stop_pid() {
+    local name=$1 pid i
+    pid=$(pid_of "$name")
+    if [ -n "$pid" ] && owned "$name" "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+            owned "$name" "$pid" || break
+            sleep 0.1
+        done
+        if owned "$name" "$pid"; then
+            say "$name (pid $pid) ignored TERM for ${STOP_TIMEOUT}s; sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do
+                owned "$name" "$pid" || break
+                sleep 0.1
+            done
+        fi
+        # The broker is our child only when `up` ran in this shell; reap it
+        # if so, harmless otherwise.
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STACK_DIR/$name.pid"
+}
+
+# write_env: the file other scripts source (set -a; . env; set +a).
+write_env() {
+    local kpid rpid tmp=$STACK_DIR/env.tmp
+    kpid=$(pid_of kafka)
+    rpid=$(pid_of redis)
+    cat > "$tmp" <<EOF
+RISKGATE_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT
+RISKGATE_REDIS=$HOST:$REDIS_PORT
+RISKGATE_STACK_DIR=$STACK_DIR
+RISKGATE_KAFKA_VERSION=$KAFKA_VERSION
+RISKGATE_TOPIC_IN=$TOPIC_IN
+RISKGATE_TOPIC_OUT=$TOPIC_OUT
+RISKGATE_TOPIC_DLQ=$TOPIC_DLQ
+RISKGATE_TOPIC_FEEDBACK=$TOPIC_FEEDBACK
+KAFKA_PORT=$KAFKA_PORT
+CONTROLLER_PORT=$CONTROLLER_PORT
+REDIS_PORT=$REDIS_PORT
+KAFKA_PID=$kpid
+REDIS_PID=$rpid
+EOF
+    mv "$tmp" "$STACK_DIR/env"
+}
+
+# ------------------------------------------------------------ Kafka cache
+
+# fetch_kafka: make $LIBS hold the broker jars; runs mvn only when absent.
+fetch_kafka() {
+    local marker=$LIBS/kafka_2.13-$KAFKA_VERSION.jar
+    [ -f "$marker" ] && return 0
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    mkdir -p "$CACHE_DIR"
+    # One download at a time per version; the loser of the race finds the
+    # libs in place once it gets the lock.
+    exec 9> "$CACHE_DIR/.lock"
+    flock 9
+    if [ ! -f "$marker" ]; then
+        local tmp=$CACHE_DIR/libs.tmp.$$ t0
+        rm -rf "$tmp"
+        t0=$(now_ms)
+        say "fetching Apache Kafka $KAFKA_VERSION from Maven Central (once)"
+        local mvn_args=(-B -q -Dstyle.color=never -f "$HERE/kafka-pom.xml" "-Dkafka.version=$KAFKA_VERSION"
+                        dependency:copy-dependencies -DincludeScope=runtime
+                        "-DoutputDirectory=$tmp")
+        [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+        if ! mvn "${mvn_args[@]}" >&2; then
+            rm -rf "$tmp"
+            die "mvn could not fetch Kafka $KAFKA_VERSION (network? version?)"
+        fi
+        [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || { rm -rf "$tmp"; die "mvn copied no broker jar"; }
+        rm -rf "$LIBS"
+        mv "$tmp" "$LIBS"
+        say "fetched Kafka $KAFKA_VERSION in $(( $(now_ms) - t0 )) ms"
+    fi
+    flock -u 9
+    exec 9>&-
+}
+
+# kafka_tool CLASS ARGS...: run a Kafka command-line tool class. C1-only JIT
+# and a small heap: these run for a second, startup is what counts.
+kafka_tool() {
+    local cls=$1
+    shift
+    java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true \
+        "-Dlog4j2.configurationFile=$HERE/tools-log4j2.properties" \
+        -cp "$LIBS/*" "$cls" "$@"
+}
+
+# ----------------------------------------------------------------- Kafka
+
+write_server_properties() {
+    mkdir -p "$STACK_DIR/kafka"
+    cat > "$STACK_DIR/kafka/server.properties" <<EOF
+# Generated by deploy/local/stack.sh for $STACK_DIR. Single node, loopback.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$STACK_DIR/kafka/data
+
+# Topics are created explicitly by stack.sh, never by a typo.
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+
+# Test-sized storage: small segments, short retention, modest buffers.
+log.segment.bytes=8388608
+log.retention.hours=24
+log.retention.check.interval.ms=60000
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=8388608
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+# Events may be up to 1 MiB; leave room for key, headers and batch overhead.
+message.max.bytes=2097152
+replica.fetch.max.bytes=2097152
+EOF
+}
+
+format_kafka() {
+    local cid
+    # A KRaft cluster id is 16 random bytes, base64url without padding.
+    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    rm -rf "$STACK_DIR/kafka/data"
+    kafka_tool kafka.tools.StorageTool format -t "$cid" \
+        -c "$STACK_DIR/kafka/server.properties" > "$STACK_DIR/kafka/format.log" 2>&1 \
+        || { cat "$STACK_DIR/kafka/format.log" >&2; die "formatting KRaft storage failed"; }
+}
+
+start_kafka() {
+    local pid
+    pid=$(pid_of kafka)
+    if [ -n "$pid" ] && owned kafka "$pid"; then
+        say "kafka already runs (pid $pid)"
+        return 0
+    fi
+    port_in_use "$KAFKA_PORT" && die "port $KAFKA_PORT (kafka) is already in use"
+    port_in_use "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT (controller) is already in use"
+    # No setsid: the broker stays in the caller's process group, so killing
+    # a test run's group takes the broker with it instead of leaking it.
+    java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        "-Dlog4j2.configurationFile=$HERE/log4j2.properties" \
+        -cp "$LIBS/*" kafka.Kafka "$STACK_DIR/kafka/server.properties" \
+        >> "$STACK_DIR/kafka.log" 2>&1 < /dev/null &
+    pid=$!
+    echo "$pid" > "$STACK_DIR/kafka.pid"
+    wait_kafka "$pid"
+}
+
+# wait_kafka PID: until the broker answers a metadata request, the process
+# dies, or READY_TIMEOUT passes.
+wait_kafka() {
+    local pid=$1 deadline=$((SECONDS + READY_TIMEOUT))
+    while ! kcat -b "$HOST:$KAFKA_PORT" -L -m 2 >/dev/null 2>&1; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$STACK_DIR/kafka.log" >&2 || true
+            die "kafka exited during startup (log: $STACK_DIR/kafka.log)"
+        fi
+        if ((SECONDS >= deadline)); then
+            tail -n 30 "$STACK_DIR/kafka.log" >&2 || true
+            die "kafka did not answer on $HOST:$KAFKA_PORT within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.2
+    done
+}
+
+# topic_partitions: "name partitions" per topic that has a leader for every
+# partition, from one metadata request (no JVM).
+topic_partitions() {
+    kcat -b "$HOST:$KAFKA_PORT" -L -J -m 5 2>/dev/null | "$PY" -c '
+import json, sys
+md = json.load(sys.stdin)
+for t in sorted(md.get("topics", []), key=lambda t: t["topic"]):
+    if t["topic"].startswith("__"):
+        continue
+    ps = t.get("partitions", [])
+    led = all(p.get("leader", -1) >= 0 for p in ps)
+    print(t["topic"], len(ps), "ready" if led else "no-leader")
+'
+}
+
+create_topics() {
+    local spec name parts pids=() rc=0 i
+    local specs=("$TOPIC_IN:$TXN_PARTITIONS" "$TOPIC_OUT:$VERDICT_PARTITIONS"
+                 "$TOPIC_DLQ:1" "$TOPIC_FEEDBACK:$FEEDBACK_PARTITIONS")
+    # One JVM per topic, all at once: TopicCommand takes one topic per call
+    # and a JVM start dominates its run time.
+    for spec in "${specs[@]}"; do
+        name=${spec%:*}
+        parts=${spec##*:}
+        kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$KAFKA_PORT" \
+            --create --if-not-exists --topic "$name" --partitions "$parts" \
+            --replication-factor 1 > "$STACK_DIR/kafka/topic-$name.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            cat "$STACK_DIR/kafka/topic-${specs[$i]%:*}.log" >&2
+            rc=1
+        fi
+    done
+    [ $rc -eq 0 ] || die "creating topics failed"
+    # Creation returns once the controller committed it; wait until the
+    # broker serves every partition so the first client never sees
+    # UNKNOWN_TOPIC_OR_PART.
+    local deadline=$((SECONDS + READY_TIMEOUT)) have
+    while :; do
+        have=$(topic_partitions || true)
+        local ok=1
+        for spec in "${specs[@]}"; do
+            grep -qx "${spec%:*} ${spec##*:} ready" <<< "$have" || ok=0
+        done
+        [ $ok -eq 1 ] && break
+        ((SECONDS < deadline)) || die "topics not ready within ${READY_TIMEOUT}s: $have"
+        sleep 0.2
+    done
+}
+
+# ----------------------------------------------------------------- redis
+
+start_redis() {
+    local pid i
+    pid=$(pid_of redis)
+    if [ -n "$pid" ] && owned redis "$pid"; then
+        say "redis already runs (pid $pid)"
+        return 0
+    fi
+    command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+    port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (redis) is already in use"
+    mkdir -p "$STACK_DIR/redis"
+    rm -f "$STACK_DIR/redis.pid"
+    redis-server --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
+        --daemonize yes --pidfile "$STACK_DIR/redis.pid" \
+        --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis" \
+        || die "redis-server failed to start (log: $STACK_DIR/redis.log)"
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] \
+            && [ -s "$STACK_DIR/redis.pid" ]; do
+        if ((SECONDS >= deadline)); then
+            tail -n 20 "$STACK_DIR/redis.log" >&2 || true
+            die "redis did not answer on $HOST:$REDIS_PORT within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.05
+    done
+}
+
+# -------------------------------------------------------------- commands
+
+cmd_up() {
+    local t0 ports
+    t0=$(now_ms)
+    abs_stack_dir
+    local kpid rpid
+    load_ports
+    kpid=$(pid_of kafka)
+    rpid=$(pid_of redis)
+    if [ -n "$kpid" ] && owned kafka "$kpid" && [ -n "$rpid" ] && owned redis "$rpid"; then
+        say "already up in $STACK_DIR"
+        write_env
+        cat "$STACK_DIR/env"
+        return 0
+    fi
+    # Whatever a previous run left half-started goes first.
+    cmd_down_quiet
+    # Ports: flags/env win, then free ones.
+    KAFKA_PORT=${ARG_KAFKA_PORT:-${ENV_KAFKA_PORT:-}}
+    CONTROLLER_PORT=${ARG_CONTROLLER_PORT:-${ENV_CONTROLLER_PORT:-}}
+    REDIS_PORT=${ARG_REDIS_PORT:-${ENV_REDIS_PORT:-}}
+    read -r -a ports <<< "$(free_ports 3)"
+    KAFKA_PORT=${KAFKA_PORT:-${ports[0]}}
+    CONTROLLER_PORT=${CONTROLLER_PORT:-${ports[1]}}
+    REDIS_PORT=${REDIS_PORT:-${ports[2]}}
+    if [ "$KAFKA_PORT" = "$CONTROLLER_PORT" ] || [ "$KAFKA_PORT" = "$REDIS_PORT" ] \
+            || [ "$CONTROLLER_PORT" = "$REDIS_PORT" ]; then
+        die "ports must differ: kafka $KAFKA_PORT, controller $CONTROLLER_PORT, redis $REDIS_PORT"
+    fi
+    printf 'KAFKA_PORT=%s\nCONTROLLER_PORT=%s\nREDIS_PORT=%s\n' \
+        "$KAFKA_PORT" "$CONTROLLER_PORT" "$REDIS_PORT" > "$STACK_DIR/ports"
+
+    # From here on a failure tears down what was started.
+    trap 'rc=$?; if [ $rc -ne 0 ]; then say "up failed; cleaning up"; cmd_down_quiet; fi' EXIT
+
+    command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
+    command -v kcat >/dev/null || die "kcat not found (apt-get install kcat)"
+    fetch_kafka
+    : > "$STACK_DIR/kafka.log"
+    start_redis &
+    local redis_job=$!
+    write_server_properties
+    format_kafka
+    start_kafka
+    wait "$redis_job" || die "redis failed to start"
+    create_topics
+    write_env
+    trap - EXIT
+    say "up in $(( $(now_ms) - t0 )) ms (kafka $KAFKA_VERSION pid $(pid_of kafka), redis pid $(pid_of redis)); env: $STACK_DIR/env"
+    cat "$STACK_DIR/env"
+}
+
+# cmd_down_quiet: stop both, remove data; used by down, failed up, re-up.
+cmd_down_quiet() {
+    load_ports
+    stop_pid kafka
+    stop_pid redis
+    rm -rf "$STACK_DIR/kafka/data" "$STACK_DIR/redis" "$STACK_DIR/env" "$STACK_DIR/env.tmp"
+}
+
+cmd_down() {
+    if [ ! -d "$STACK_DIR" ]; then
+        say "nothing to stop in $STACK_DIR"
+        return 0
+    fi
+    abs_stack_dir
+    cmd_down_quiet
+    rm -f "$STACK_DIR/ports"
+    say "down ($STACK_DIR)"
+}
+
+cmd_status() {
+    [ -d "$STACK_DIR" ] || { echo "no stack in $STACK_DIR"; return 3; }
+    abs_stack_dir
+    load_ports
+    local name pid port state rc=0
+    for name in kafka redis; do
+        pid=$(pid_of "$name")
+        if [ "$name" = kafka ]; then port=$KAFKA_PORT; else port=$REDIS_PORT; fi
+        if [ -z "$pid" ]; then
+            state="not running"
+            rc=3
+        elif owned "$name" "$pid"; then
+            state=alive
+            if [ "$name" = kafka ]; then
+                kcat -b "$HOST:$port" -L -m 2 >/dev/null 2>&1 || { state="alive, not answering"; rc=3; }
+            else
+                [ "$(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null)" = PONG ] \
+                    || { state="alive, not answering"; rc=3; }
+            fi
+        else
+            state="dead (stale pid file)"
+            rc=3
+        fi
+        printf '%-6s pid=%-8s %s:%-6s %s\n' "$name" "${pid:--}" "$HOST" "${port:--}" "$state"
+    done
+    echo "dir    $STACK_DIR (kafka $KAFKA_VERSION)"
+    return $rc
+}
+
+cmd_topics() {
+    abs_stack_dir
+    load_ports
+    [ -n "$KAFKA_PORT" ] || die "no stack in $STACK_DIR"
+    topic_partitions || die "kafka on $HOST:$KAFKA_PORT does not answer"
+}
+
+need_ports() {
+    abs_stack_dir
+    load_ports
+    [ -n "$KAFKA_PORT" ] && [ -n "$REDIS_PORT" ] || die "no stack in $STACK_DIR (run up first)"
+}
+
+# ------------------------------------------------------------------ main
+
+# Env-given ports, kept apart so that a stack's saved ports win on restarts.
+ENV_KAFKA_PORT=${KAFKA_PORT:-}
+ENV_CONTROLLER_PORT=${CONTROLLER_PORT:-}
+ENV_REDIS_PORT=${REDIS_PORT:-}
+unset KAFKA_PORT CONTROLLER_PORT REDIS_PORT
+ARG_KAFKA_PORT= ARG_CONTROLLER_PORT= ARG_REDIS_PORT=
+
+[ $# -ge 1 ] || usage
+CMD=$1
+shift
+while [ $# -gt 0 ]; do
+    case $1 in
+        --kafka-port) ARG_KAFKA_PORT=${2:?}; shift 2 ;;
+        --controller-port) ARG_CONTROLLER_PORT=${2:?}; shift 2 ;;
+        --redis-port) ARG_REDIS_PORT=${2:?}; shift 2 ;;
+        --stack-dir) STACK_DIR=${2:?}; shift 2 ;;
+        *) usage ;;
+    esac
+done
+for p in "$ARG_KAFKA_PORT" "$ARG_CONTROLLER_PORT" "$ARG_REDIS_PORT" \
+         "$ENV_KAFKA_PORT" "$ENV_CONTROLLER_PORT" "$ENV_REDIS_PORT"; do
+    [ -z "$p" ] || [[ $p =~ ^[0-9]+$ && $p -gt 0 && $p -lt 65536 ]] || die "bad port: $p"
+done
+
+case $CMD in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    topics) cmd_topics ;;
+    kafka-stop) need_ports; stop_pid kafka; write_env; say "kafka stopped (data kept)" ;;
+    kafka-start)
+        need_ports
+        fetch_kafka
+        start_kafka
+        write_env
+        say "kafka up on $HOST:$KAFKA_PORT (pid $(pid_of kafka))"
+        ;;
+    redis-stop) need_ports; stop_pid redis; write_env; say "redis stopped" ;;
+    redis-start)
+        need_ports
+        start_redis
+        write_env
+        say "redis up on $HOST:$REDIS_PORT (pid $(pid_of redis))"
+        ;;
+    -h|--help|help) usage ;;
+    *) usage ;;
+esac
