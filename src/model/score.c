@@ -1,0 +1,162 @@
+/*
+ * score.c - the hot path: scoring feature vectors with a compiled model.
+ *
+ * DESIGN
+ * GBDT parity with XGBoost 1.7 is exact, not approximate: the row is
+ * rounded to float32 once (XGBoost's DMatrix stores float), a split goes
+ * left when x < threshold in float (or, for a missing value, when
+ * default_left), leaf values are summed in float in tree order starting
+ * from the float base margin, and the sigmoid is XGBoost's float one.
+ *
+ * Speed comes from the layout in model_int.h: each tree is a fixed number
+ * of steps with no leaf test, so the batch path walks a tree for several
+ * rows at once (independent loads the CPU overlaps) and goes tree-major
+ * over a block of rows, keeping one tree hot in cache while the block
+ * passes through it. Nothing here allocates; the block buffers are on the
+ * stack (about 14 KiB).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model_int.h"
+
+#define BLOCK 64 /* rows per tree-major block */
+#define LANES RG_MODEL_LANES
+#define XROW (2 * RG_MODEL_ROW_FLOATS) /* both copies of a row, model_int.h */
+
+/* Round to float once, as XGBoost's DMatrix does, into the two copies. */
+static inline void row_expand(const double *x, float *xf)
+{
+    for (int i = 0; i < RG_FEAT_COUNT; i++) {
+        float v = (float)x[i];
+        int miss = v != v;
+        xf[i] = miss ? INFINITY : v;
+        xf[RG_MODEL_DLEFT_BASE + i] = miss ? -INFINITY : v;
+    }
+    xf[RG_MODEL_PAD_SLOT] = -INFINITY;
+    xf[RG_MODEL_DLEFT_BASE + RG_MODEL_PAD_SLOT] = -INFINITY;
+}
+
+/* common::Sigmoid of XGBoost 1.7 (src/common/math.h), in float. */
+static inline float xgb_sigmoid(float x)
+{
+    const float eps = 1e-16f;
+    float e = -x < 88.7f ? -x : 88.7f;
+    float denom = expf(e) + 1.0f + eps;
+    return 1.0f / denom;
+}
+
+static inline uint32_t step(const struct rg_gnode *g, uint32_t i, const float *xf)
+{
+    const struct rg_gnode *n = &g[i];
+    return n->left + (uint32_t)!(xf[n->feat] < n->thr);
+}
+
+/* One row through all trees, LANES trees in lockstep; leaf values are
+ * added in tree order so the float sum equals XGBoost's. */
+static float gbdt_margin(const struct rg_model *m, const float *xf)
+{
+    const struct rg_gnode *g = m->g;
+    float acc = m->base_margin;
+    size_t t = 0;
+    for (; t + LANES <= m->n_trees; t += LANES) {
+        uint32_t i[LANES];
+        for (int k = 0; k < LANES; k++)
+            i[k] = m->tree_off[t + k];
+        for (int d = m->group_depth[t / LANES]; d > 0; d--)
+            for (int k = 0; k < LANES; k++)
+                i[k] = step(g, i[k], xf);
+        for (int k = 0; k < LANES; k++)
+            acc += g[i[k]].thr;
+    }
+    for (; t < m->n_trees; t++) {
+        uint32_t i = m->tree_off[t];
+        for (int d = m->tree_depth[t]; d > 0; d--)
+            i = step(g, i, xf);
+        acc += g[i].thr;
+    }
+    return acc;
+}
+
+/* Expected leaf value below node i; a missing feature takes both branches
+ * weighted by the training samples that went each way. Recursion only at
+ * missing values; depth is bounded by RG_MODEL_MAX_DEPTH. */
+static double iforest_path(const struct rg_inode *in, uint32_t i, const float *xf)
+{
+    for (;;) {
+        const struct rg_inode *n = &in[i];
+        if (n->feat < 0)
+            return n->thr;
+        float v = xf[n->feat];
+        if (v == INFINITY && xf[RG_MODEL_DLEFT_BASE + n->feat] == -INFINITY) /* missing */
+            return n->wleft * iforest_path(in, n->left, xf) +
+                   (1.0 - n->wleft) * iforest_path(in, n->right, xf);
+        i = (double)v <= n->thr ? n->left : n->right;
+    }
+}
+
+static double iforest_score(const struct rg_model *m, const float *xf)
+{
+    double depths = 0.0;
+    for (size_t t = 0; t < m->n_trees; t++)
+        depths += iforest_path(m->in, m->tree_off[t], xf);
+    /* sklearn: 2 ** (-depths / (n_estimators * c(max_samples))) */
+    return pow(2.0, -depths / m->norm);
+}
+
+double rg_model_score(const struct rg_model *m, const double *x)
+{
+    float xf[XROW];
+    row_expand(x, xf);
+    if (m->kind == RG_MODEL_IFOREST)
+        return iforest_score(m, xf);
+    return (double)xgb_sigmoid(gbdt_margin(m, xf));
+}
+
+/* One block of up to BLOCK rows, tree-major, LANES rows in lockstep. */
+static void gbdt_block(const struct rg_model *m, const double *rows, size_t n, double *out)
+{
+    float xf[BLOCK][XROW];
+    float acc[BLOCK];
+    for (size_t r = 0; r < n; r++) {
+        row_expand(rows + r * RG_FEAT_COUNT, xf[r]);
+        acc[r] = m->base_margin;
+    }
+    const struct rg_gnode *g = m->g;
+    for (size_t t = 0; t < m->n_trees; t++) {
+        uint32_t root = m->tree_off[t];
+        int depth = m->tree_depth[t];
+        size_t r = 0;
+        for (; r + LANES <= n; r += LANES) {
+            uint32_t i[LANES];
+            for (int k = 0; k < LANES; k++)
+                i[k] = root;
+            for (int d = depth; d > 0; d--)
+                for (int k = 0; k < LANES; k++)
+                    i[k] = step(g, i[k], xf[r + k]);
+            for (int k = 0; k < LANES; k++)
+                acc[r + k] += g[i[k]].thr;
+        }
+        for (; r < n; r++) {
+            uint32_t i = root;
+            for (int d = depth; d > 0; d--)
+                i = step(g, i, xf[r]);
+            acc[r] += g[i].thr;
+        }
+    }
+    for (size_t r = 0; r < n; r++)
+        out[r] = (double)xgb_sigmoid(acc[r]);
+}
+
+void rg_model_score_batch(const struct rg_model *m, const double *rows, size_t n, double *out)
+{
+    if (m->kind == RG_MODEL_IFOREST) {
+        for (size_t r = 0; r < n; r++)
+            out[r] = rg_model_score(m, rows + r * RG_FEAT_COUNT);
+        return;
+    }
+    for (size_t r = 0; r < n; r += BLOCK) {
+        size_t k = n - r < BLOCK ? n - r : BLOCK;
+        gbdt_block(m, rows + r * RG_FEAT_COUNT, k, out + r);
+    }
+}
