@@ -1,0 +1,242 @@
+/*
+ * decide.c - one event through a ruleset: evaluate every rule, combine with
+ * the model and anomaly scores under the policy, name the step-up method
+ * and write the reasons.
+ *
+ * DESIGN: the hot path. Matches are remembered in a bitset on the stack
+ * (RG_RULES_MAX bits), reason texts are rendered straight into the
+ * verdict's fixed buffers and every string in the verdict is borrowed from
+ * the ruleset, so nothing here allocates: the only calls out are
+ * rg_prog_eval (fixed stack), snprintf into fixed buffers and
+ * rg_verdict_add_reason (fixed array). Keep it that way.
+ *
+ * Reasons are ordered by what decided: forced_allow first; else the rules
+ * whose `then` equals the outcome, the model / anomaly reasons, the
+ * escalation reasons, and last the matched rules that did not decide
+ * (e.g. a step_up rule when something denied). When more than
+ * RG_VERDICT_MAX_REASONS apply, the tail is dropped; v->rules still lists
+ * every matched enforced rule up to RG_VERDICT_MAX_RULES.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "riskgate/err.h"
+#include "riskgate/feature.h"
+#include "rules_int.h"
+
+static size_t append(char *out, size_t cap, size_t o, const char *s, size_t n)
+{
+    if (o + 1 >= cap)
+        return o;
+    if (n > cap - 1 - o)
+        n = cap - 1 - o;
+    memcpy(out + o, s, n);
+    out[o + n] = '\0';
+    return o + n;
+}
+
+static size_t append_num(char *out, size_t cap, size_t o, double v)
+{
+    char b[48];
+    int n = isnan(v) ? snprintf(b, sizeof(b), "missing") : snprintf(b, sizeof(b), "%.10g", v);
+    return append(out, cap, o, b, (size_t)n);
+}
+
+/* Do not leave half a UTF-8 sequence at the end of a truncated text. */
+static void utf8_fix_tail(char *s, size_t n)
+{
+    size_t j = n;
+    while (j > 0 && n - j < 3 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
+        j--;
+    if (j == 0)
+        return;
+    unsigned char lead = (unsigned char)s[j - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (j - 1) < want)
+        s[j - 1] = '\0';
+}
+
+void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, char *out,
+                           size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (r->n_segs == 0 && r->description) {
+        o = append(out, cap, 0, r->description, strlen(r->description));
+    }
+    for (size_t i = 0; i < r->n_segs; i++) {
+        const struct rg_seg *s = &r->segs[i];
+        switch (s->kind) {
+        case RG_SEG_TEXT:
+            o = append(out, cap, o, s->text, strlen(s->text));
+            break;
+        case RG_SEG_FEAT:
+            o = append_num(out, cap, o, x->feat[s->slot]);
+            break;
+        case RG_SEG_SCORE:
+            o = append_num(out, cap, o, x->score);
+            break;
+        case RG_SEG_ANOMALY:
+            o = append_num(out, cap, o, x->anomaly);
+            break;
+        case RG_SEG_SFIELD: {
+            const char *v = rg_sfield_get(x->txn, s->slot);
+            if (!v)
+                v = "missing";
+            o = append(out, cap, o, v, strlen(v));
+            break;
+        }
+        }
+    }
+    utf8_fix_tail(out, o);
+}
+
+static enum rg_decision worst(enum rg_decision a, enum rg_decision b)
+{
+    return a > b ? a : b;
+}
+
+static void add_rule_reason(struct rg_verdict *v, const struct rg_rule *r, const struct rg_xctx *x)
+{
+    if (rg_verdict_add_reason(v, r->id, RG_SRC_RULE, "%s", "") != 0)
+        return;
+    struct rg_reason *re = &v->reasons[v->n_reasons - 1];
+    rg_rule_render_reason(r, x, re->detail, sizeof(re->detail));
+}
+
+#define HIT(bits, i) (((bits)[(i) >> 6] >> ((i) & 63)) & 1u)
+
+int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx,
+                      struct rg_verdict *v)
+{
+    if (!ctx || !ctx->txn || !ctx->feat || !v)
+        return RG_EINVAL;
+    struct rg_policy defp;
+    const struct rg_policy *p = rs ? &rs->policy : NULL;
+    if (!p) {
+        rg_policy_default(&defp);
+        p = &defp;
+    }
+    const struct rg_xctx x = {.txn = ctx->txn, .feat = ctx->feat, .score = ctx->score,
+                              .anomaly = ctx->anomaly};
+    uint64_t hit[RG_RULES_MAX / 64];
+    memset(hit, 0, sizeof(hit));
+    size_t n = rs ? rs->n_rules : 0;
+    long forced = -1;
+    bool any_forced = false; /* enforced or shadow: for shadow_decision */
+    enum rg_decision rules_dec = RG_ALLOW, all_dec = RG_ALLOW;
+
+    v->n_rules = 0;
+    v->n_shadow = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rg_rule *r = &rs->rules[i];
+        if (rg_prog_eval(&r->prog, &x) != 1)
+            continue; /* false or unknown: does not fire */
+        hit[i >> 6] |= (uint64_t)1 << (i & 63);
+        if (ctx->rule_hits)
+            ctx->rule_hits[i]++;
+        all_dec = worst(all_dec, r->then);
+        if (r->force)
+            any_forced = true;
+        if (r->shadow) {
+            if (v->n_shadow < RG_VERDICT_MAX_SHADOW) {
+                v->shadow[v->n_shadow].rule_id = r->id;
+                v->shadow[v->n_shadow].decision = r->then;
+                v->n_shadow++;
+            }
+            continue;
+        }
+        if (v->n_rules < RG_VERDICT_MAX_RULES)
+            v->rules[v->n_rules++] = r->id;
+        rules_dec = worst(rules_dec, r->then);
+        if (r->force && forced < 0)
+            forced = (long)i;
+    }
+
+    /* The model and anomaly scores under the policy. */
+    double score = ctx->score, anomaly = ctx->anomaly;
+    enum rg_decision model_dec = RG_ALLOW;
+    if (!isnan(score))
+        model_dec = score >= p->deny_at ? RG_DENY : score >= p->step_up_at ? RG_STEP_UP : RG_ALLOW;
+    bool anom = !isnan(p->anomaly_step_up_at) && !isnan(anomaly) &&
+                anomaly >= p->anomaly_step_up_at;
+    enum rg_decision base = worst(model_dec, anom ? RG_STEP_UP : RG_ALLOW);
+
+    int failed = ctx->failed_step_ups_24h;
+    bool deny_esc = p->deny_after_failed_step_ups > 0 && failed >= p->deny_after_failed_step_ups;
+    enum rg_decision pre = forced >= 0 ? RG_ALLOW : worst(rules_dec, base);
+    enum rg_decision out = pre == RG_STEP_UP && deny_esc ? RG_DENY : pre;
+    enum rg_decision sd = any_forced ? RG_ALLOW : worst(all_dec, base);
+    if (sd == RG_STEP_UP && deny_esc)
+        sd = RG_DENY;
+    v->decision = out;
+    v->shadow_decision = sd;
+    v->ruleset_version = rs ? rs->version : NULL;
+
+    /* The step-up method: preferred, else a rule's, else the band's. */
+    bool method_esc = false;
+    v->method = RG_METHOD_NONE;
+    v->ttl_s = 0;
+    if (out == RG_STEP_UP) {
+        enum rg_step_up_method m = ctx->preferred;
+        for (size_t i = 0; m == RG_METHOD_NONE && i < n; i++)
+            if (HIT(hit, i) && !rs->rules[i].shadow && rs->rules[i].then == RG_STEP_UP &&
+                rs->rules[i].method != RG_METHOD_NONE)
+                m = rs->rules[i].method;
+        if (m == RG_METHOD_NONE) {
+            enum rg_band b = isnan(score) || score < p->step_up_at ? RG_BAND_LOW
+                           : score < p->high_at                   ? RG_BAND_MEDIUM
+                                                                  : RG_BAND_HIGH;
+            m = p->band_method[b];
+        }
+        if (p->escalate_method_after_failed > 0 && failed >= p->escalate_method_after_failed &&
+            m != p->escalate_method) {
+            m = p->escalate_method;
+            method_esc = true;
+        }
+        v->method = m;
+        v->ttl_s = p->step_up_ttl_s;
+    }
+
+    /* Reasons, deciding ones first. */
+    if (forced >= 0) {
+        rg_verdict_add_reason(v, "forced_allow", RG_SRC_POLICY,
+                              "rule %s forces allow over every other outcome",
+                              rs->rules[forced].id);
+        add_rule_reason(v, &rs->rules[forced], &x);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (HIT(hit, i) && !rs->rules[i].shadow && rs->rules[i].then == pre && pre != RG_ALLOW)
+                add_rule_reason(v, &rs->rules[i], &x);
+    }
+    if (model_dec == RG_DENY)
+        rg_verdict_add_reason(v, "model_score_deny", RG_SRC_MODEL, "score %.3f >= deny_at %.3f",
+                              score, p->deny_at);
+    else if (model_dec == RG_STEP_UP)
+        rg_verdict_add_reason(v, "model_score_step_up", RG_SRC_MODEL,
+                              "score %.3f >= step_up_at %.3f", score, p->step_up_at);
+    if (anom)
+        rg_verdict_add_reason(v, "anomaly_step_up", RG_SRC_MODEL,
+                              "anomaly %.3f >= anomaly_step_up_at %.3f", anomaly,
+                              p->anomaly_step_up_at);
+    if (pre == RG_STEP_UP && deny_esc)
+        rg_verdict_add_reason(v, "step_up_escalated", RG_SRC_POLICY,
+                              "%d failed step-ups in 24h >= deny_after_failed_step_ups %d", failed,
+                              p->deny_after_failed_step_ups);
+    if (method_esc)
+        rg_verdict_add_reason(v, "step_up_method_escalated", RG_SRC_POLICY,
+                              "%d failed step-ups in 24h >= escalate_method_after_failed %d: %s",
+                              failed, p->escalate_method_after_failed,
+                              rg_method_str(p->escalate_method));
+    for (size_t i = 0; i < n; i++) {
+        if (!HIT(hit, i) || rs->rules[i].shadow || (long)i == forced)
+            continue;
+        if (forced < 0 && rs->rules[i].then == pre && pre != RG_ALLOW)
+            continue; /* already listed as deciding */
+        add_rule_reason(v, &rs->rules[i], &x);
+    }
+    return 0;
+}
