@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -267,8 +268,9 @@ static int walk_tree(struct ld *ld, const char *tpath, const struct tree_in *t, 
                     l == -1.0 ? rname : lname, i);
                 continue;
             }
-            if (!isfinite(t->thr[i])) {
-                bad(ld, NULL, "%s.%s[%u]: leaf value is not finite", tpath, cname, i);
+            if (!isfinite(t->thr[i]) || (!is_iforest && fabs(t->thr[i]) > FLT_MAX)) {
+                bad(ld, NULL, "%s.%s[%u]: leaf value is not finite%s", tpath, cname, i,
+                    is_iforest ? "" : " as a float32");
                 continue;
             }
             if (is_iforest && !(t->nns[i] >= 1.0 && t->nns[i] <= 1e15)) {
@@ -306,8 +308,9 @@ static int walk_tree(struct ld *ld, const char *tpath, const struct tree_in *t, 
         } else if (ld->slots[(size_t)f] < 0) {
             problem = 1; /* unknown name, already reported */
         }
-        if (!isfinite(t->thr[i])) {
-            bad(ld, NULL, "%s.%s[%u]: threshold is not finite", tpath, cname, i);
+        if (!isfinite(t->thr[i]) || (!is_iforest && fabs(t->thr[i]) > FLT_MAX)) {
+            bad(ld, NULL, "%s.%s[%u]: threshold is not finite%s", tpath, cname, i,
+                is_iforest ? "" : " as a float32");
             problem = 1;
         }
         if (!is_iforest && !(t->dleft[i] == 0.0 || t->dleft[i] == 1.0)) {
