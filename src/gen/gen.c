@@ -836,7 +836,7 @@ static int run(struct gen *g)
     double start = now_s(), last_progress = start, tokens = 1, last_refill = start;
     uint64_t last_count = 0;
     double p_bad = o->malformed / (1.0 - o->fraud_share);
-    g->jitter = 0;
+    g->jitter = rg_gen_unif(&g->r) * 10.0; /* the first burst is not at event 0 */
     struct rg_gen_ev ev;
     while (o->count < 0 || g->seq < (uint64_t)o->count) {
         if (g_stop)
@@ -886,7 +886,7 @@ static int run(struct gen *g)
                 (double)g->fraud_emitted + 0.3 * inflight + g->jitter <
                     o->fraud_share * (double)(g->seq + 1)) {
                 start_instance(g, t);
-                g->jitter = (rg_gen_unif(&g->r) - 0.5) * 20.0;
+                g->jitter = rg_gen_unif(&g->r) * 10.0;
             }
         }
         if (g->kafka)
