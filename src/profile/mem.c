@@ -1,0 +1,317 @@
+/*
+ * mem.c - the in-memory profile backend (replay, unit tests): user blobs in
+ * a hash map and shared entities (device, merchant, IP) as C structs that
+ * follow the Redis Lua script rule for rule (see redis.c).
+ *
+ * DESIGN
+ * Open addressing, linear probing, power-of-two tables that double at 50 %
+ * load. Nothing is ever deleted (TTLs are irrelevant to a replay run), so
+ * no tombstones. Distinct users per device/IP are tracked exactly for up to
+ * MEM_USERS users per entity (Redis uses HyperLogLog; both are exact for
+ * the small counts that matter for fraud); beyond that the least recently
+ * seen user is replaced, so counts saturate at MEM_USERS.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "riskgate/err.h"
+#include "store_int.h"
+
+#define HOUR_MS 3600000LL
+#define DAY_MS (24 * HOUR_MS)
+#define MIN_MS 60000LL
+#define MEM_USERS 32
+#define MEM_PARTS 16
+
+struct mblob {
+    uint64_t k;
+    unsigned char *v;
+    size_t len;
+};
+
+struct ment {
+    uint64_t k;
+    int64_t mins[60], ev[31], fr[31]; /* unit * 1e6 + count, as in the Lua script */
+    struct { int32_t part; int64_t off; } hw[MEM_PARTS];
+    int nhw;
+    struct { uint64_t u; int64_t hour, day; } users[MEM_USERS];
+    int nusers;
+    int64_t frauds;
+};
+
+struct rg_mem {
+    struct mblob *blobs;
+    size_t nb, capb;
+    struct ment **ents;
+    size_t ne, cape;
+    uint64_t *labels;
+    size_t nl, capl;
+};
+
+uint64_t rg_prof_hash64(char kind, const char *id)
+{
+    uint64_t h = 14695981039346656037ULL ^ (unsigned char)kind;
+    h *= 1099511628211ULL;
+    for (; *id; id++) {
+        h ^= (unsigned char)*id;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+struct rg_mem *rg_mem_new(void)
+{
+    struct rg_mem *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->capb = m->cape = m->capl = 1024;
+    m->blobs = calloc(m->capb, sizeof *m->blobs);
+    m->ents = calloc(m->cape, sizeof *m->ents);
+    m->labels = calloc(m->capl, sizeof *m->labels);
+    if (!m->blobs || !m->ents || !m->labels) {
+        rg_mem_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rg_mem_free(struct rg_mem *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; m->blobs && i < m->capb; i++)
+        free(m->blobs[i].v);
+    for (size_t i = 0; m->ents && i < m->cape; i++)
+        free(m->ents[i]);
+    free(m->blobs);
+    free(m->ents);
+    free(m->labels);
+    free(m);
+}
+
+static struct mblob *blob_slot(struct mblob *t, size_t cap, uint64_t k)
+{
+    size_t i = k & (cap - 1);
+    while (t[i].k && t[i].k != k)
+        i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+const unsigned char *rg_mem_user_get(struct rg_mem *m, uint64_t k, size_t *len)
+{
+    struct mblob *b = blob_slot(m->blobs, m->capb, k);
+    if (!b->k)
+        return NULL;
+    *len = b->len;
+    return b->v;
+}
+
+int rg_mem_user_put(struct rg_mem *m, uint64_t k, const unsigned char *v, size_t len)
+{
+    if ((m->nb + 1) * 2 > m->capb) {
+        size_t cap = m->capb * 2;
+        struct mblob *t = calloc(cap, sizeof *t);
+        if (!t)
+            return RG_ENOMEM;
+        for (size_t i = 0; i < m->capb; i++)
+            if (m->blobs[i].k)
+                *blob_slot(t, cap, m->blobs[i].k) = m->blobs[i];
+        free(m->blobs);
+        m->blobs = t;
+        m->capb = cap;
+    }
+    struct mblob *b = blob_slot(m->blobs, m->capb, k);
+    if (!b->k || b->len < len) {
+        unsigned char *nv = realloc(b->v, len);
+        if (!nv)
+            return RG_ENOMEM;
+        b->v = nv;
+    }
+    if (!b->k)
+        m->nb++;
+    b->k = k;
+    memcpy(b->v, v, len);
+    b->len = len;
+    return 0;
+}
+
+size_t rg_mem_user_count(const struct rg_mem *m) { return m->nb; }
+
+static struct ment **ent_slot(struct ment **t, size_t cap, uint64_t k)
+{
+    size_t i = k & (cap - 1);
+    while (t[i] && t[i]->k != k)
+        i = (i + 1) & (cap - 1);
+    return &t[i];
+}
+
+static struct ment *ent_get(struct rg_mem *m, uint64_t k)
+{
+    struct ment **p = ent_slot(m->ents, m->cape, k);
+    if (*p)
+        return *p;
+    if ((m->ne + 1) * 2 > m->cape) {
+        size_t cap = m->cape * 2;
+        struct ment **t = calloc(cap, sizeof *t);
+        if (!t)
+            return NULL;
+        for (size_t i = 0; i < m->cape; i++)
+            if (m->ents[i])
+                *ent_slot(t, cap, m->ents[i]->k) = m->ents[i];
+        free(m->ents);
+        m->ents = t;
+        m->cape = cap;
+        p = ent_slot(m->ents, m->cape, k);
+    }
+    *p = calloc(1, sizeof **p);
+    if (!*p)
+        return NULL;
+    (*p)->k = k;
+    m->ne++;
+    return *p;
+}
+
+static int64_t fdiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t pmod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
+
+/* Sum the counts of ring cells whose unit lies in (unit - span, unit]. */
+static int64_t ring_sum(const int64_t *ring, int n, int64_t unit, int64_t span)
+{
+    int64_t s = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ring[i])
+            continue;
+        int64_t u = ring[i] / 1000000, c = ring[i] % 1000000;
+        if (u <= unit && u > unit - span)
+            s += c;
+    }
+    return s;
+}
+
+static void ring_bump(int64_t *ring, int n, int64_t unit)
+{
+    int64_t *cell = &ring[pmod(unit, n)];
+    int64_t u = *cell / 1000000;
+    if (*cell && u == unit)
+        (*cell)++;
+    else if (!*cell || u < unit)
+        *cell = unit * 1000000 + 1;
+}
+
+static void users_count(const struct ment *e, int64_t hour, int64_t day, int64_t *h24, int64_t *d30)
+{
+    *h24 = 0;
+    if (d30)
+        *d30 = 0;
+    for (int i = 0; i < e->nusers; i++) {
+        if (e->users[i].hour <= hour && e->users[i].hour > hour - 24)
+            (*h24)++;
+        if (d30 && e->users[i].day <= day && e->users[i].day > day - 30)
+            (*d30)++;
+    }
+}
+
+static void users_add(struct ment *e, uint64_t u, int64_t hour, int64_t day)
+{
+    int oldest = 0;
+    for (int i = 0; i < e->nusers; i++) {
+        if (e->users[i].u == u) {
+            if (hour > e->users[i].hour)
+                e->users[i].hour = hour;
+            if (day > e->users[i].day)
+                e->users[i].day = day;
+            return;
+        }
+        if (e->users[i].hour < e->users[oldest].hour)
+            oldest = i;
+    }
+    int at = e->nusers < MEM_USERS ? e->nusers++ : oldest;
+    e->users[at].u = u;
+    e->users[at].hour = hour;
+    e->users[at].day = day;
+}
+
+void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_shared_feats *out)
+{
+    int64_t hour = fdiv(ev->t_ms, HOUR_MS), day = fdiv(ev->t_ms, DAY_MS);
+    int64_t minute = fdiv(ev->t_ms, MIN_MS);
+    out->dev_users_24h = out->dev_users_30d = out->ip_users_24h = -1;
+    out->m_count_1h = out->m_events_30d = out->m_frauds_30d = out->m_frauds_7d = -1;
+    struct ment *e;
+    if (ev->dev_h && (e = ent_get(m, ev->dev_h))) {
+        users_count(e, hour, day, &out->dev_users_24h, &out->dev_users_30d);
+        if (ev->update)
+            users_add(e, ev->user_h, hour, day);
+    }
+    if (ev->ip_h && (e = ent_get(m, ev->ip_h))) {
+        users_count(e, hour, day, &out->ip_users_24h, NULL);
+        if (ev->update)
+            users_add(e, ev->user_h, hour, day);
+    }
+    if (ev->merch_h && (e = ent_get(m, ev->merch_h))) {
+        out->m_count_1h = ring_sum(e->mins, 60, minute, 60);
+        out->m_events_30d = ring_sum(e->ev, 31, day, 30);
+        out->m_frauds_30d = ring_sum(e->fr, 31, day, 30);
+        out->m_frauds_7d = ring_sum(e->fr, 31, day, 7);
+        bool fresh = true;
+        if (ev->offset >= 0) {
+            int i = 0;
+            while (i < e->nhw && e->hw[i].part != ev->partition)
+                i++;
+            if (i < e->nhw && ev->offset <= e->hw[i].off) {
+                fresh = false;
+            } else if (i < e->nhw) {
+                e->hw[i].off = ev->offset;
+            } else if (e->nhw < MEM_PARTS) {
+                e->hw[e->nhw].part = ev->partition;
+                e->hw[e->nhw++].off = ev->offset;
+            }
+        }
+        if (fresh && ev->update) {
+            ring_bump(e->mins, 60, minute);
+            ring_bump(e->ev, 31, day);
+        }
+    }
+}
+
+int rg_mem_label(struct rg_mem *m, uint64_t label_h, uint64_t merch_h, uint64_t dev_h,
+                 int64_t at_ms)
+{
+    if ((m->nl + 1) * 2 > m->capl) {
+        size_t cap = m->capl * 2;
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return RG_ENOMEM;
+        for (size_t i = 0; i < m->capl; i++)
+            if (m->labels[i]) {
+                size_t j = m->labels[i] & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = m->labels[i];
+            }
+        free(m->labels);
+        m->labels = t;
+        m->capl = cap;
+    }
+    size_t j = label_h & (m->capl - 1);
+    while (m->labels[j] && m->labels[j] != label_h)
+        j = (j + 1) & (m->capl - 1);
+    if (m->labels[j])
+        return 0;
+    m->labels[j] = label_h;
+    m->nl++;
+    struct ment *e;
+    if (merch_h && (e = ent_get(m, merch_h)))
+        ring_bump(e->fr, 31, fdiv(at_ms, DAY_MS));
+    if (dev_h && (e = ent_get(m, dev_h)))
+        e->frauds++;
+    return 1;
+}

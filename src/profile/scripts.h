@@ -1,0 +1,136 @@
+/*
+ * scripts.h - private to src/profile: the Lua scripts run in Redis.
+ *
+ * DESIGN
+ * RG_LUA_SHARED applies one whole batch to the shared entities in one
+ * EVALSHA, in event order, reading each event's features before its own
+ * update (point in time). Per event ARGV carries 8 values:
+ *   update(0|1) partition offset t_ms user dev_key merch_key ip_key
+ * ('' when absent). It returns 7 integers per event:
+ *   dev_users_24h dev_users_30d m_count_1h m_events_30d m_frauds_30d
+ *   m_frauds_7d ip_users_24h      (-1 when the entity is absent)
+ * Device / IP: one HyperLogLog per hour (<key>:h<hour>, PEXPIRE 25 h) and
+ * per day (<key>:d<day>, 31 d); 24 h = PFCOUNT over the 24 hourly keys
+ * ending at the event's hour, 30 d over 30 daily keys. PFADD is idempotent.
+ * Merchant: one hash <key> with cells n<minute%60>, e<day%31>, f<day%31>
+ * holding unit*1e6+count (a cell of an older unit is reset, a cell of a
+ * newer unit is left alone), and p<partition> = highest applied offset, so
+ * a re-consumed event (offset <= mark) changes nothing. Every key written
+ * gets a TTL. Keys are built inside the script, so this targets a single
+ * Redis (not Cluster).
+ */
+#ifndef RG_PROFILE_SCRIPTS_H
+#define RG_PROFILE_SCRIPTS_H
+
+#define RG_LUA_COMMON                                                                  \
+    "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"                               \
+    "local function fmt(v) return string.format('%.0f', v) end\n"                    \
+    "local function bump(key, h, p, unit, mod)\n"                                     \
+    "  local f = p .. fmt(unit % mod)\n"                                              \
+    "  local v = h and h[f] or tonumber(redis.call('HGET', key, f))\n"                \
+    "  local nv\n"                                                                    \
+    "  if v and math.floor(v / 1e6) == unit then nv = v + 1\n"                        \
+    "  elseif (not v) or math.floor(v / 1e6) < unit then nv = unit * 1e6 + 1\n"       \
+    "  else return end\n"                                                             \
+    "  redis.call('HSET', key, f, fmt(nv))\n"                                         \
+    "end\n"                                                                           \
+    "local function ring(h, p, unit, mod, span)\n"                                    \
+    "  local s = 0\n"                                                                 \
+    "  for c = 0, mod - 1 do\n"                                                       \
+    "    local v = h[p .. c]\n"                                                       \
+    "    if v then\n"                                                                 \
+    "      local u = math.floor(v / 1e6)\n"                                           \
+    "      if u <= unit and u > unit - span then s = s + v % 1e6 end\n"               \
+    "    end\n"                                                                       \
+    "  end\n"                                                                         \
+    "  return s\n"                                                                    \
+    "end\n"
+
+#define RG_LUA_SHARED                                                                  \
+    RG_LUA_COMMON                                                                     \
+    "local ttl = tonumber(ARGV[1])\n"                                                 \
+    "local n = tonumber(ARGV[2])\n"                                                   \
+    "local res = {}\n"                                                                \
+    "local i = 3\n"                                                                   \
+    "local function hll(k, hour, day, u, upd, want30)\n"                              \
+    "  local ks = {}\n"                                                               \
+    "  for x = hour - 23, hour do ks[#ks + 1] = k .. ':h' .. fmt(x) end\n"            \
+    "  local c24 = redis.call('PFCOUNT', unpack(ks))\n"                               \
+    "  local c30 = -1\n"                                                              \
+    "  if want30 then\n"                                                              \
+    "    ks = {}\n"                                                                   \
+    "    for x = day - 29, day do ks[#ks + 1] = k .. ':d' .. fmt(x) end\n"            \
+    "    c30 = redis.call('PFCOUNT', unpack(ks))\n"                                   \
+    "  end\n"                                                                         \
+    "  if upd then\n"                                                                 \
+    "    local hk = k .. ':h' .. fmt(hour)\n"                                         \
+    "    redis.call('PFADD', hk, u)\n"                                                \
+    "    redis.call('PEXPIRE', hk, 25 * HOUR)\n"                                      \
+    "    if want30 then\n"                                                            \
+    "      local dk = k .. ':d' .. fmt(day)\n"                                        \
+    "      redis.call('PFADD', dk, u)\n"                                              \
+    "      redis.call('PEXPIRE', dk, 31 * DAY)\n"                                     \
+    "    end\n"                                                                       \
+    "  end\n"                                                                         \
+    "  return c24, c30\n"                                                             \
+    "end\n"                                                                           \
+    "for e = 1, n do\n"                                                               \
+    "  local upd = ARGV[i] == '1'\n"                                                  \
+    "  local part = ARGV[i + 1]\n"                                                    \
+    "  local off = tonumber(ARGV[i + 2])\n"                                           \
+    "  local t = tonumber(ARGV[i + 3])\n"                                             \
+    "  local u = ARGV[i + 4]\n"                                                       \
+    "  local dk, mk, ik = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]\n"                    \
+    "  i = i + 8\n"                                                                   \
+    "  local hour, day, minute = math.floor(t / HOUR), math.floor(t / DAY), math.floor(t / MIN)\n" \
+    "  local d24, d30, m1, me, mf, mf7, ip = -1, -1, -1, -1, -1, -1, -1\n"            \
+    "  if dk ~= '' then d24, d30 = hll(dk, hour, day, u, upd, true) end\n"            \
+    "  if ik ~= '' then ip = hll(ik, hour, day, u, upd, false) end\n"                 \
+    "  if mk ~= '' then\n"                                                            \
+    "    local f = redis.call('HGETALL', mk)\n"                                       \
+    "    local h = {}\n"                                                              \
+    "    for j = 1, #f, 2 do h[f[j]] = tonumber(f[j + 1]) end\n"                      \
+    "    m1 = ring(h, 'n', minute, 60, 60)\n"                                         \
+    "    me = ring(h, 'e', day, 31, 30)\n"                                            \
+    "    mf = ring(h, 'f', day, 31, 30)\n"                                            \
+    "    mf7 = ring(h, 'f', day, 31, 7)\n"                                            \
+    "    local fresh = true\n"                                                        \
+    "    if off >= 0 then\n"                                                          \
+    "      local hw = h['p' .. part]\n"                                               \
+    "      if hw and off <= hw then fresh = false\n"                                  \
+    "      else redis.call('HSET', mk, 'p' .. part, fmt(off)) end\n"                  \
+    "    end\n"                                                                       \
+    "    if fresh and upd then\n"                                                     \
+    "      bump(mk, h, 'n', minute, 60)\n"                                            \
+    "      bump(mk, h, 'e', day, 31)\n"                                               \
+    "    end\n"                                                                       \
+    "    if fresh or off < 0 then redis.call('PEXPIRE', mk, ttl) end\n"               \
+    "  end\n"                                                                         \
+    "  res[#res + 1] = d24; res[#res + 1] = d30; res[#res + 1] = m1\n"                \
+    "  res[#res + 1] = me; res[#res + 1] = mf; res[#res + 1] = mf7; res[#res + 1] = ip\n" \
+    "end\n"                                                                           \
+    "return res\n"
+
+/* ARGV: ttl_ms, then key value pairs. SET each with PX ttl. */
+#define RG_LUA_USERS                                                                   \
+    "local ttl = ARGV[1]\n"                                                           \
+    "for j = 2, #ARGV, 2 do redis.call('SET', ARGV[j], ARGV[j + 1], 'PX', ttl) end\n" \
+    "return (#ARGV - 1) / 2\n"
+
+/* ARGV: ttl_ms, dedup_key, merch_key|'', dev_key|'', at_ms. Returns 1
+ * applied, 0 duplicate label. */
+#define RG_LUA_LABEL                                                                   \
+    RG_LUA_COMMON                                                                     \
+    "if not redis.call('SET', ARGV[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n" \
+    "local day = math.floor(tonumber(ARGV[5]) / DAY)\n"                               \
+    "if ARGV[3] ~= '' then\n"                                                         \
+    "  bump(ARGV[3], nil, 'f', day, 31)\n"                                            \
+    "  redis.call('PEXPIRE', ARGV[3], ARGV[1])\n"                                     \
+    "end\n"                                                                           \
+    "if ARGV[4] ~= '' then\n"                                                         \
+    "  redis.call('HINCRBY', ARGV[4], 'fraud', 1)\n"                                  \
+    "  redis.call('PEXPIRE', ARGV[4], ARGV[1])\n"                                     \
+    "end\n"                                                                           \
+    "return 1\n"
+
+#endif
