@@ -120,14 +120,18 @@ void rg_xsrc_locate(const struct rg_xsrc *src, size_t off, int *line, int *col)
                     k++;
                     lstart = i + 1;
                 }
+        /* The block's indentation is that of its first non-blank line. */
         const char *q = eol ? eol + 1 : end;
-        for (size_t i = 0; i < k && q < end; i++) {
+        int indent = 0;
+        while (q < end) {
+            indent = 0;
+            while (q + indent < end && q[indent] == ' ')
+                indent++;
+            if (q + indent < end && q[indent] != '\n' && q[indent] != '\r')
+                break;
             const char *nl = memchr(q, '\n', (size_t)(end - q));
             q = nl ? nl + 1 : end;
         }
-        int indent = 0;
-        while (q + indent < end && q[indent] == ' ')
-            indent++;
         *line = n->line + 1 + (int)k;
         *col = indent + 1 + (*at == '|' ? (int)(off - lstart) : 0);
         return;
