@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""demo_summary.py - the summary `make demo` prints.
+
+usage: demo_summary.py TRUTH.jsonl INPUT.txt VERDICTS.txt DLQ_COUNT ELAPSED_S
+
+TRUTH:    riskgate gen --truth-out (scenario and label per event)
+INPUT:    the input topic as kcat -f '%T\t%s\n' (produce timestamp, event)
+VERDICTS: the verdict topic as kcat -f '%T\t%s\n'
+Kafka-to-verdict latency = verdict produce timestamp - event produce timestamp.
+"""
+import json
+import sys
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 * (len(sorted_vals) - 1)))))
+    return sorted_vals[k]
+
+
+def main():
+    truth_p, input_p, verdict_p, dlq_count, elapsed = sys.argv[1:6]
+    truth = {}
+    with open(truth_p) as f:
+        for line in f:
+            t = json.loads(line)
+            truth[t["event_id"]] = t
+    produced = {}
+    with open(input_p, "rb") as f:
+        for raw in f:
+            ts, _, val = raw.rstrip(b"\n").partition(b"\t")
+            try:
+                produced[json.loads(val)["event_id"]] = int(ts)
+            except (ValueError, KeyError, TypeError):
+                pass
+    verdicts = {}
+    lat_ms = []
+    decided_us = []
+    with open(verdict_p, "rb") as f:
+        for raw in f:
+            ts, _, val = raw.rstrip(b"\n").partition(b"\t")
+            try:
+                v = json.loads(val)
+            except ValueError:
+                continue
+            eid = v["event_id"]
+            if eid in verdicts:
+                continue
+            verdicts[eid] = v
+            decided_us.append(v.get("latency_us", 0))
+            if eid in produced:
+                lat_ms.append(int(ts) - produced[eid])
+    mix = {"allow": 0, "step_up": 0, "deny": 0}
+    for v in verdicts.values():
+        mix[v["decision"]] += 1
+    scen = {}
+    good_events = good_flagged = 0
+    good_users, good_users_bothered = set(), set()
+    for eid, t in truth.items():
+        if t.get("is_malformed"):
+            continue
+        v = verdicts.get(eid)
+        if t["scenario"] == "normal":
+            good_events += 1
+            good_users.add(t["user_id"])
+            if v and v["decision"] != "allow":
+                good_flagged += 1
+                good_users_bothered.add(t["user_id"])
+            continue
+        s = scen.setdefault(t["scenario"], {"events": 0, "step_up": 0, "deny": 0, "missed": 0})
+        s["events"] += 1
+        if not v or v["decision"] == "allow":
+            s["missed"] += 1
+        else:
+            s[v["decision"]] += 1
+    n_valid = sum(1 for t in truth.values() if not t.get("is_malformed"))
+    n_bad = sum(1 for t in truth.values() if t.get("is_malformed"))
+    lat_ms.sort()
+    decided_us.sort()
+    el = float(elapsed)
+    print()
+    print("=" * 72)
+    print("riskgate demo summary")
+    print("=" * 72)
+    print("events in                 %8d  (%d valid, %d malformed)" % (len(truth), n_valid, n_bad))
+    print("verdicts                  %8d  allow %d, step_up %d, deny %d"
+          % (len(verdicts), mix["allow"], mix["step_up"], mix["deny"]))
+    print("dead letters              %8s  (expected %d malformed)" % (dlq_count, n_bad))
+    print("missing verdicts          %8d" % (n_valid - sum(1 for e in truth if e in verdicts)))
+    print("throughput                %8.0f  events/s over %.0f s" % (len(verdicts) / el if el else 0, el))
+    print("kafka-to-verdict latency  p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms"
+          % (pct(lat_ms, 50), pct(lat_ms, 99), pct(lat_ms, 99.9)))
+    print("decision latency in riskgate  p50 %d us, p99 %d us"
+          % (pct(decided_us, 50), pct(decided_us, 99)))
+    print()
+    print("%-24s %7s %7s %7s %7s %8s" % ("fraud scenario", "events", "deny", "step_up", "missed", "caught"))
+    for name, s in sorted(scen.items()):
+        caught = s["deny"] + s["step_up"]
+        print("%-24s %7d %7d %7d %7d %7.1f%%" % (name, s["events"], s["deny"], s["step_up"],
+                                               s["missed"], 100.0 * caught / s["events"]))
+    print()
+    print("good events stepped up or denied: %d of %d (%.2f%%); good users bothered: %d of %d"
+          % (good_flagged, good_events, 100.0 * good_flagged / max(1, good_events),
+             len(good_users_bothered), len(good_users)))
+    print("=" * 72)
+    return 0 if n_valid == sum(1 for e in truth if e in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
