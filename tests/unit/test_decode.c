@@ -406,7 +406,7 @@ static void test_invalid_json_and_roots(void **state)
         expect_reject(bad[i], RG_DLQ_INVALID_JSON, NULL);
     expect_reject("{}x", RG_DLQ_INVALID_JSON, "trailing");
     expect_reject("{}{}", RG_DLQ_INVALID_JSON, "trailing");
-    char trail[1024];
+    char trail[4096 + 16];
     snprintf(trail, sizeof(trail), "%s \r\n\t", with(""));
     expect_ok(trail, &txn);
     /* embedded NUL byte */
