@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "riskgate/err.h"
@@ -380,8 +381,16 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double bench_one(struct bench *b, size_t batch)
+static long ctx_switches(void)
 {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+static double bench_one(struct bench *b, size_t batch, long *switches)
+{
+    long cs0 = ctx_switches();
     void *items[64];
     pthread_t t;
     double t0 = now_s();
@@ -396,6 +405,7 @@ static double bench_one(struct bench *b, size_t batch)
     }
     pthread_join(t, NULL);
     double dt = now_s() - t0;
+    *switches = ctx_switches() - cs0;
     if (sum != b->n * (b->n - 1) / 2)
         fprintf(stderr, "bench: checksum mismatch\n");
     return dt;
@@ -408,7 +418,8 @@ static int run_bench(void)
     printf("ring bench: %zu items, capacity 1024, 1 producer + 1 consumer thread\n", n);
     for (int bi = 0; bi < 2; bi++) {
         struct bench b = { .r = rg_ring_new(1024), .n = n };
-        double dr = bench_one(&b, batches[bi]);
+        long sr, sm;
+        double dr = bench_one(&b, batches[bi], &sr);
         rg_ring_free(b.r);
 
         struct mqueue q = { .cap = 1023 };
@@ -417,15 +428,15 @@ static int run_bench(void)
         pthread_cond_init(&q.not_full, NULL);
         q.buf = calloc(q.cap, sizeof(void *));
         struct bench bm = { .q = &q, .n = n };
-        double dm = bench_one(&bm, batches[bi]);
+        double dm = bench_one(&bm, batches[bi], &sm);
         free(q.buf);
         pthread_mutex_destroy(&q.mu);
         pthread_cond_destroy(&q.not_empty);
         pthread_cond_destroy(&q.not_full);
 
-        printf("pop batch %2zu: ck_ring+futex %7.1f ns/item (%6.2f M items/s)   "
-               "mutex+condvar %7.1f ns/item (%6.2f M items/s)\n",
-               batches[bi], dr * 1e9 / n, n / dr / 1e6, dm * 1e9 / n, n / dm / 1e6);
+        printf("pop batch %2zu: ck_ring+futex %7.1f ns/item (%6.2f M/s, %7ld ctx switches)   "
+               "mutex+condvar %7.1f ns/item (%6.2f M/s, %7ld ctx switches)\n",
+               batches[bi], dr * 1e9 / n, n / dr / 1e6, sr, dm * 1e9 / n, n / dm / 1e6, sm);
     }
     return 0;
 }
