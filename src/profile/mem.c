@@ -11,6 +11,7 @@
  * the small counts that matter for fraud); beyond that the least recently
  * seen user is replaced, so counts saturate at MEM_USERS.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,7 @@ struct ment {
     int64_t mins[60], ev[31], fr[31]; /* unit * 1e6 + count, as in the Lua script */
     struct { int32_t part; int64_t off; } hw[MEM_PARTS];
     int nhw;
-    struct { uint64_t u; int64_t hour, day; } users[MEM_USERS];
+    struct { uint64_t u; int64_t hour, day; uint64_t hmask, dmask; } users[MEM_USERS];
     int nusers;
     int64_t frauds;
 };
@@ -206,37 +207,66 @@ static void ring_bump(int64_t *ring, int n, int64_t unit)
         *cell = unit * 1000000 + 1;
 }
 
+/* Was a unit (hour or day) in [lo, hi] seen, given the newest seen unit
+ * `top` and a bitmask of seen units (bit k = top - k)? Keeping every seen
+ * unit, not just the newest, makes out-of-order reads agree with the
+ * per-hour / per-day HyperLogLogs in Redis. */
+static bool seen_in(int64_t top, uint64_t mask, int64_t lo, int64_t hi)
+{
+    for (int k = 0; k < 64; k++)
+        if ((mask >> k) & 1) {
+            int64_t u = top - k;
+            if (u >= lo && u <= hi)
+                return true;
+        }
+    return false;
+}
+
+static void mark_seen(int64_t *top, uint64_t *mask, int64_t unit)
+{
+    if (!*mask) {
+        *top = unit;
+        *mask = 1;
+    } else if (unit > *top) {
+        int64_t sh = unit - *top;
+        *mask = sh >= 64 ? 1 : (*mask << sh) | 1;
+        *top = unit;
+    } else if (*top - unit < 64) {
+        *mask |= 1ULL << (*top - unit);
+    }
+}
+
 static void users_count(const struct ment *e, int64_t hour, int64_t day, int64_t *h24, int64_t *d30)
 {
     *h24 = 0;
     if (d30)
         *d30 = 0;
     for (int i = 0; i < e->nusers; i++) {
-        if (e->users[i].hour <= hour && e->users[i].hour > hour - 24)
+        if (seen_in(e->users[i].hour, e->users[i].hmask, hour - 23, hour))
             (*h24)++;
-        if (d30 && e->users[i].day <= day && e->users[i].day > day - 30)
+        if (d30 && seen_in(e->users[i].day, e->users[i].dmask, day - 29, day))
             (*d30)++;
     }
 }
 
 static void users_add(struct ment *e, uint64_t u, int64_t hour, int64_t day)
 {
-    int oldest = 0;
+    int oldest = 0, at = -1;
     for (int i = 0; i < e->nusers; i++) {
         if (e->users[i].u == u) {
-            if (hour > e->users[i].hour)
-                e->users[i].hour = hour;
-            if (day > e->users[i].day)
-                e->users[i].day = day;
-            return;
+            at = i;
+            break;
         }
         if (e->users[i].hour < e->users[oldest].hour)
             oldest = i;
     }
-    int at = e->nusers < MEM_USERS ? e->nusers++ : oldest;
-    e->users[at].u = u;
-    e->users[at].hour = hour;
-    e->users[at].day = day;
+    if (at < 0) {
+        at = e->nusers < MEM_USERS ? e->nusers++ : oldest;
+        memset(&e->users[at], 0, sizeof e->users[at]);
+        e->users[at].u = u;
+    }
+    mark_seen(&e->users[at].hour, &e->users[at].hmask, hour);
+    mark_seen(&e->users[at].day, &e->users[at].dmask, day);
 }
 
 void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_shared_feats *out)

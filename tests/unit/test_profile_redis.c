@@ -1,0 +1,528 @@
+/* test_profile_redis.c - the profile store against a REAL redis-server that
+ * this test starts on a free loopback port (with a password, so AUTH is
+ * exercised) and stops at the end, also when a test fails. Fake clock for
+ * all event and backoff times; the only real waiting is for redis-server
+ * to accept connections after a (re)start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "riskgate/clock.h"
+#include "riskgate/err.h"
+#include "riskgate/feature.h"
+#include "riskgate/profile.h"
+
+#define HOUR 3600000LL
+#define DAY (24 * HOUR)
+#define T0 1768471200000LL /* 2026-01-15 10:00:00 UTC */
+#define PASSWORD "test-pw-9f2c"
+
+static const unsigned char SECRET[] = "redis-test-secret-0123456789";
+static pid_t g_redis = -1;
+static int g_port;
+static char g_dir[] = "/tmp/rg_redis_XXXXXX";
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static redisContext *admin(void)
+{
+    struct timeval tv = { 1, 0 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", g_port, tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisReply *r = redisCommand(c, "AUTH %s", PASSWORD);
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    if (!ok) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void redis_stop(void)
+{
+    if (g_redis > 0) {
+        kill(g_redis, SIGKILL);
+        waitpid(g_redis, NULL, 0);
+        g_redis = -1;
+    }
+}
+
+static int redis_start(void)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", g_port);
+    g_redis = fork();
+    if (g_redis < 0)
+        return -1;
+    if (g_redis == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--requirepass", PASSWORD, "--dir", g_dir, (char *)NULL);
+        _exit(127);
+    }
+    /* wait (up to 5 s) until it answers PING */
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = admin();
+        if (c) {
+            redisReply *r = redisCommand(c, "PING");
+            bool ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            if (ok)
+                return 0;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(g_dir))
+        return -1;
+    atexit(redis_stop);
+    g_port = free_port();
+    return g_port > 0 ? redis_start() : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    redis_stop();
+    rmdir(g_dir);
+    return 0;
+}
+
+static void flushall(void)
+{
+    redisContext *c = admin();
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "FLUSHALL"));
+    redisFree(c);
+}
+
+static struct rg_profile_store *store(const char *password, bool in_memory)
+{
+    struct rg_profile_conf conf = { .redis_host = "127.0.0.1", .redis_port = g_port,
+                                    .redis_password = password, .key_prefix = "t:",
+                                    .secret = SECRET, .secret_len = sizeof SECRET - 1,
+                                    .ttl_days = 7, .timeout_ms = 500, .cache_users = 10000,
+                                    .in_memory = in_memory };
+    struct rg_profile_store *s = rg_profile_store_new(&conf);
+    assert_non_null(s);
+    return s;
+}
+
+static struct rg_txn tx(const char *user, int64_t ts, double amount, int32_t part, int64_t off)
+{
+    struct rg_txn t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.event_id, sizeof t.event_id, "%s-%d-%lld", user, part, (long long)off);
+    snprintf(t.user_id, sizeof t.user_id, "%s", user);
+    t.amount = amount;
+    strcpy(t.currency, "EUR");
+    t.ts_ms = ts;
+    t.partition = part;
+    t.offset = off;
+    t.kafka_ts_ms = -1;
+    t.has = RG_HAS_MERCHANT_ID | RG_HAS_DEVICE_ID | RG_HAS_IP | RG_HAS_MERCHANT_CAT;
+    strcpy(t.merchant_id, "shop-1");
+    strcpy(t.merchant_category, "gift_card");
+    strcpy(t.device_id, "dev-1");
+    strcpy(t.ip, "192.0.2.7");
+    return t;
+}
+
+#define F(i, slot) f[(i) * RG_FEAT_COUNT + RG_FEAT_##slot]
+
+/* A scripted sequence with exact expectations, run against Redis and the
+ * in-memory backend: both must agree value for value. */
+static void run_script(struct rg_profile_store *s, double *all /* 3 batches x 4 x COUNT */)
+{
+    char reason[128];
+    rg_clock_set_fake_ms(T0);
+    struct rg_txn t[4] = { tx("ann", T0 - 30 * 60000, 2, 0, 1), tx("ben", T0 - 20 * 60000, 3, 1, 1),
+                           tx("ann", T0 - 10 * 60000, 5, 0, 2), tx("ben", T0, 1, 1, 2) };
+    struct rg_user_ctx u[4];
+    bool d[4];
+    assert_int_equal(rg_profile_process_batch(s, t, 4, all, u, d), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    const char *label = "{\"type\":\"label\",\"event_id\":\"ann-0-1\",\"user_id\":\"ann\","
+                        "\"merchant_id\":\"shop-1\",\"device_id\":\"dev-1\",\"label\":\"fraud\"}";
+    assert_int_equal(rg_profile_feedback(s, label, strlen(label), reason, sizeof reason), 0);
+    assert_int_equal(rg_profile_feedback(s, label, strlen(label), reason, sizeof reason), 0);
+    const char *fail = "{\"type\":\"auth_result\",\"event_id\":\"ann-0-2\",\"user_id\":\"ann\","
+                       "\"method\":\"otp\",\"result\":\"failed\"}";
+    assert_int_equal(rg_profile_feedback(s, fail, strlen(fail), reason, sizeof reason), 0);
+    const char *set = "{\"type\":\"settings\",\"user_id\":\"ann\",\"step_up_method\":\"password\"}";
+    assert_int_equal(rg_profile_feedback(s, set, strlen(set), reason, sizeof reason), 0);
+    rg_clock_set_fake_ms(T0 + HOUR);
+    struct rg_txn t2[4] = { tx("ann", T0 + 40 * 60000, 4, 0, 3), tx("cat", T0 + 50 * 60000, 6, 2, 1),
+                            tx("ann", T0 + 55 * 60000, 1, 0, 4), tx("ben", T0 + HOUR, 2, 1, 3) };
+    strcpy(t2[1].ip, "198.51.100.1");
+    assert_int_equal(rg_profile_process_batch(s, t2, 4, all + 4 * RG_FEAT_COUNT, u, d), 0);
+    assert_int_equal(u[0].preferred, RG_METHOD_PASSWORD);
+    assert_int_equal(u[0].failed_step_ups_24h, 1);
+    assert_int_equal(u[3].preferred, RG_METHOD_NONE);
+    /* re-consume the second batch: nothing may change */
+    assert_int_equal(rg_profile_process_batch(s, t2, 4, all + 8 * RG_FEAT_COUNT, u, d), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+}
+
+static void test_scripted_exact_and_same_as_memory(void **state)
+{
+    (void)state;
+    flushall();
+    double fr[12 * RG_FEAT_COUNT], fm[12 * RG_FEAT_COUNT];
+    struct rg_profile_store *s = store(PASSWORD, false);
+    run_script(s, fr);
+    rg_profile_store_free(s);
+    s = store(NULL, true);
+    run_script(s, fm);
+    rg_profile_store_free(s);
+
+    double *f = fr;
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == 0);
+    assert_true(F(3, MERCHANT_TXN_COUNT_1H) == 3);
+    assert_true(F(1, DEVICE_DISTINCT_USERS_24H) == 1);
+    assert_true(F(3, DEVICE_DISTINCT_USERS_24H) == 2);
+    assert_true(F(3, DEVICE_DISTINCT_USERS_30D) == 2);
+    assert_true(F(3, IP_DISTINCT_USERS_24H) == 2);
+    assert_true(F(2, USER_TXN_COUNT_1H) == 1);
+    assert_true(F(2, USER_AMOUNT_SUM_24H) == 2);
+    assert_true(F(2, USER_GIFTCARD_SHARE_24H) == 1);
+    /* batch 2 (events 4..7) */
+    assert_true(F(4, USER_TXN_COUNT_1H) == 1);          /* ann at T0-10min */
+    assert_true(F(4, USER_TXN_COUNT_24H) == 2);
+    assert_true(F(4, USER_AMOUNT_SUM_24H) == 7);
+    assert_true(F(4, USER_SECONDS_SINCE_LAST) == 3000);
+    assert_true(F(4, USER_FRAUD_LABELS_90D) == 1);       /* duplicate label counted once */
+    assert_true(F(4, USER_FAILED_STEP_UPS_24H) == 1);
+    assert_true(F(4, MERCHANT_FRAUD_COUNT_7D) == 1);
+    assert_true(F(4, MERCHANT_FRAUD_RATE_30D) == 0.25);
+    assert_true(F(5, MERCHANT_TXN_COUNT_1H) == 2);       /* minutes T0-9..T0+50: T0, T0+40 */
+    assert_true(F(5, IP_DISTINCT_USERS_24H) == 0);       /* a fresh IP */
+    assert_true(F(5, DEVICE_DISTINCT_USERS_24H) == 2);
+    assert_true(F(6, DEVICE_DISTINCT_USERS_24H) == 3);
+    assert_true(F(6, USER_TXN_COUNT_1H) == 1);          /* T0+40 only */
+    assert_true(F(7, USER_SECONDS_SINCE_LAST) == 3600);
+    assert_true(F(7, MERCHANT_TXN_COUNT_1H) == 3);       /* minutes T0+1..T0+60 */
+    /* batch 3 = batch 2 re-consumed: counts not doubled */
+    assert_true(F(11, MERCHANT_TXN_COUNT_1H) == 4);      /* +40, +50, +55, +60 once each */
+    assert_true(F(11, USER_TXN_COUNT_1H) == 2);          /* ben: T0 (edge) and itself */
+    assert_true(F(8, USER_TXN_COUNT_24H) == 3);          /* ann at +40: 2 older + itself */
+    assert_true(F(10, DEVICE_DISTINCT_USERS_24H) == 3);
+
+    for (int i = 0; i < 12 * RG_FEAT_COUNT; i++) {
+        if (isnan(fr[i]) && isnan(fm[i]))
+            continue;
+        if (fr[i] != fm[i])
+            fail_msg("event %d feature %s: redis %g, memory %g", i / RG_FEAT_COUNT,
+                     rg_feature_name(i % RG_FEAT_COUNT), fr[i], fm[i]);
+    }
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_restart_does_not_double_count(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_txn t[3] = { tx("dan", T0 - 2000, 1, 4, 10), tx("dan", T0 - 1000, 1, 4, 11),
+                           tx("eli", T0, 1, 5, 7) };
+    double f[3 * RG_FEAT_COUNT];
+    struct rg_user_ctx u[3];
+    bool d[3];
+    struct rg_profile_store *s = store(PASSWORD, false);
+    assert_int_equal(rg_profile_process_batch(s, t, 3, f, u, d), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    rg_profile_store_free(s); /* "crash" after the flush, before the commit */
+    s = store(PASSWORD, false); /* empty cache: profiles come from Redis */
+    assert_int_equal(rg_profile_process_batch(s, t, 3, f, u, d), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    struct rg_txn next = tx("dan", T0 + 1000, 1, 4, 12);
+    assert_int_equal(rg_profile_process_batch(s, &next, 1, f, u, d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 2);
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == 3);
+    assert_true(F(0, DEVICE_DISTINCT_USERS_24H) == 2);
+    struct rg_profile_stats st;
+    rg_profile_stats(s, &st);
+    assert_int_equal(st.replays_skipped, 3);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_ttl_on_every_key_and_pseudonyms(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_store *s = store(PASSWORD, false);
+    struct rg_txn t = tx("fay@example.com", T0, 1, 0, 1);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool d;
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    char reason[64];
+    const char *label = "{\"type\":\"label\",\"event_id\":\"x1\",\"user_id\":\"fay@example.com\","
+                        "\"merchant_id\":\"shop-1\",\"device_id\":\"dev-1\",\"label\":\"fraud\"}";
+    assert_int_equal(rg_profile_feedback(s, label, strlen(label), reason, sizeof reason), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    rg_profile_store_free(s);
+
+    redisContext *c = admin();
+    assert_non_null(c);
+    redisReply *keys = redisCommand(c, "KEYS *");
+    assert_non_null(keys);
+    assert_true(keys->elements >= 7); /* user, merchant, dev h/d, ip h, label, device hash */
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str;
+        assert_int_equal(strncmp(k, "t:", 2), 0);
+        assert_null(strstr(k, "fay"));
+        assert_null(strstr(k, "shop"));
+        assert_null(strstr(k, "dev-1"));
+        assert_null(strstr(k, "192.0"));
+        redisReply *ttl = redisCommand(c, "PTTL %s", k);
+        assert_non_null(ttl);
+        if (ttl->integer <= 0)
+            fail_msg("key %s has no TTL (%lld)", k, ttl->integer);
+        freeReplyObject(ttl);
+    }
+    freeReplyObject(keys);
+    char key[RG_PROF_KEY_MAX];
+    rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'u', "fay@example.com", key, sizeof key);
+    redisReply *r = redisCommand(c, "PTTL %s", key);
+    assert_true(r->integer > 6 * DAY && r->integer <= 7 * DAY);
+    freeReplyObject(r);
+    redisFree(c);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_corrupt_value_replaced(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    char key[RG_PROF_KEY_MAX];
+    rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'u', "gus", key, sizeof key);
+    redisContext *c = admin();
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "SET %s %s", key, "garbage that is not a profile"));
+    struct rg_profile_store *s = store(PASSWORD, false);
+    struct rg_txn t = tx("gus", T0, 1, 0, 1);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool d;
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 0); /* not trusted: a fresh profile */
+    assert_true(isnan(F(0, USER_SECONDS_SINCE_LAST)));
+    struct rg_profile_stats st;
+    rg_profile_stats(s, &st);
+    assert_int_equal(st.corrupt_values, 1);
+    assert_int_equal(rg_profile_flush(s), 0);
+    redisReply *r = redisCommand(c, "GET %s", key);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    struct rg_user_prof up;
+    assert_int_equal(rg_user_prof_decode(&up, (const unsigned char *)r->str, r->len), 0);
+    assert_int_equal(up.n_events, 1);
+    freeReplyObject(r);
+    redisFree(c);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_commands_and_round_trips(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    enum { B = 64, USERS = 128 };
+    struct rg_profile_store *s = store(PASSWORD, false);
+    struct rg_txn t[B];
+    double f[B * RG_FEAT_COUNT];
+    struct rg_user_ctx u[B];
+    bool d[B];
+    int64_t off = 0;
+    for (int pass = 0; pass < 4; pass++)
+        for (int i = 0; i < USERS; i += B) {
+            for (int k = 0; k < B; k++) {
+                char id[32];
+                snprintf(id, sizeof id, "user%d", i + k);
+                t[k] = tx(id, T0 - 60000 + pass * 1000 + k, 1, 0, off++);
+            }
+            struct rg_profile_stats a, b;
+            rg_profile_stats(s, &a);
+            assert_int_equal(rg_profile_process_batch(s, t, B, f, u, d), 0);
+            assert_int_equal(rg_profile_flush(s), 0);
+            rg_profile_stats(s, &b);
+            if (pass == 0 && i == 0) /* connect: AUTH + 3 SCRIPT LOAD in 2 round trips */
+                continue;
+            /* warm users: one EVALSHA per batch + one write-back EVALSHA */
+            if (pass > 0) {
+                assert_int_equal(b.cmds_sent - a.cmds_sent, 2);
+                assert_int_equal(b.round_trips - a.round_trips, 2);
+            } else { /* cold: + one MGET, pipelined in the same round trip */
+                assert_int_equal(b.cmds_sent - a.cmds_sent, 3);
+                assert_int_equal(b.round_trips - a.round_trips, 2);
+            }
+        }
+    struct rg_profile_stats st;
+    rg_profile_stats(s, &st);
+    assert_int_equal(st.cache_misses, USERS);
+    assert_int_equal(st.cache_hits, 3 * USERS);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_hll_distinct_users_approx(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_store *s = store(PASSWORD, false);
+    enum { B = 100, N = 1000 };
+    struct rg_txn t[B];
+    double f[B * RG_FEAT_COUNT];
+    struct rg_user_ctx u[B];
+    bool d[B];
+    for (int i = 0; i < N; i += B) {
+        for (int k = 0; k < B; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "hll-user-%d", i + k);
+            t[k] = tx(id, T0 - 30 * 60000 + i + k, 1, 0, i + k);
+        }
+        assert_int_equal(rg_profile_process_batch(s, t, B, f, u, d), 0);
+    }
+    struct rg_txn p = tx("probe", T0, 1, 1, 1);
+    assert_int_equal(rg_profile_process_batch(s, &p, 1, f, u, d), 0);
+    assert_true(fabs(F(0, DEVICE_DISTINCT_USERS_24H) - N) <= 0.03 * N);
+    assert_true(fabs(F(0, DEVICE_DISTINCT_USERS_30D) - N) <= 0.03 * N);
+    assert_true(fabs(F(0, IP_DISTINCT_USERS_24H) - N) <= 0.03 * N);
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == N); /* exact */
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_wrong_password_fails_fast(void **state)
+{
+    (void)state;
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_store *s = store("wrong", false);
+    struct rg_txn t = tx("hal", T0, 1, 0, 1);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool d;
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), RG_EAGAIN);
+    assert_true(d);
+    struct rg_profile_stats st;
+    rg_profile_stats(s, &st);
+    assert_true(st.redis_errors >= 1);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+static void test_redis_killed_and_restarted(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_store *s = store(PASSWORD, false);
+    struct rg_txn t = tx("ivy", T0, 1, 0, 1);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool d;
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_false(d);
+    assert_int_equal(rg_profile_flush(s), 0);
+
+    redis_stop();
+    t = tx("ivy", T0 + 1000, 1, 0, 2);
+    rg_clock_set_fake_ms(T0 + 1000);
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), RG_EAGAIN);
+    assert_true(d);
+    assert_true(isnan(F(0, MERCHANT_TXN_COUNT_1H)));
+    assert_true(F(0, USER_TXN_COUNT_1H) == 1); /* cached user still served */
+    assert_int_equal(rg_profile_flush(s), RG_EAGAIN);
+    /* while in backoff: fail fast, no new connection attempt */
+    struct rg_profile_stats a, b;
+    rg_profile_stats(s, &a);
+    struct rg_txn nu = tx("newbie", T0 + 1000, 1, 0, 3);
+    assert_int_equal(rg_profile_process_batch(s, &nu, 1, f, &u, &d), RG_EAGAIN);
+    assert_true(d);
+    assert_true(isnan(F(0, USER_TXN_COUNT_1H))); /* unknown user: not loadable */
+    rg_profile_stats(s, &b);
+    assert_int_equal(b.round_trips, a.round_trips);
+    assert_true(b.updates_dropped > a.updates_dropped);
+
+    assert_int_equal(redis_start(), 0);
+    rg_clock_set_fake_ms(T0 + 10000); /* past the backoff */
+    t = tx("ivy", T0 + 10000, 1, 0, 4);
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_false(d);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 2); /* the outage-time update was kept */
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == 0); /* new redis: shared history gone */
+    assert_int_equal(rg_profile_flush(s), 0);
+    rg_profile_stats(s, &b);
+    assert_true(b.reconnects >= 1);
+    rg_profile_store_free(s);
+    /* the user profile written after the restart has all three events */
+    s = store(PASSWORD, false);
+    t = tx("ivy", T0 + 20000, 1, 0, 5);
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 3);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scripted_exact_and_same_as_memory),
+        cmocka_unit_test(test_restart_does_not_double_count),
+        cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
+        cmocka_unit_test(test_corrupt_value_replaced),
+        cmocka_unit_test(test_commands_and_round_trips),
+        cmocka_unit_test(test_hll_distinct_users_approx),
+        cmocka_unit_test(test_wrong_password_fails_fast),
+        cmocka_unit_test(test_redis_killed_and_restarted),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
