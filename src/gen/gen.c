@@ -300,8 +300,21 @@ static void make_normal(struct gen *g, int64_t t, struct rg_gen_ev *ev)
     else
         ev->device = u->dev[(u->ndev == 2 && x > 0.8) ? 1 : 0];
     put_home_ip(g, user, rg_gen_unif(&g->r) < (ev->chan == RG_CH_CARRIER ? 0.7 : 0.2), ev->ip);
-    put_geo(g, ev, u->country, u->city, 0.7);
     ev->card = ev->chan == RG_CH_CARD ? u->card : 0;
+    if (rg_gen_unif(&g->r) < 0.003) {
+        /* a legitimate trip to a neighbouring country: roaming on the home
+         * carrier, so a country change alone is not proof of fraud */
+        int c = (int)rg_gen_below(&g->r, (uint32_t)rg_gen_ncountries);
+        const struct rg_gen_country *tc = &rg_gen_countries[c];
+        if (c != u->country && tc->weight > 0 &&
+            tc->region == rg_gen_countries[u->country].region) {
+            ev->country = tc->code;
+            put_home_ip(g, user, true, ev->ip);
+            put_geo(g, ev, c, (int)rg_gen_below(&g->r, 3), 0.7);
+            return;
+        }
+    }
+    put_geo(g, ev, u->country, u->city, 0.7);
 }
 
 static uint32_t uniform_user(struct gen *g) { return rg_gen_below(&g->r, g->w.nusers); }
@@ -703,7 +716,7 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
                 return RG_EINVAL;
             break;
         case O_USERS:
-            if (parse_num("users", optarg, 1, 50000000, &v))
+            if (parse_num("users", optarg, 1, 10000000, &v))
                 return RG_EINVAL;
             o->users = (uint32_t)v;
             break;

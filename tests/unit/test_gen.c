@@ -501,6 +501,57 @@ static void test_contract_and_ranges(void **state)
     file_free(&t);
 }
 
+/* Users have a daily rhythm: over two simulated days, the busiest 6-hour
+ * window of each active user holds clearly more than the 25% a flat
+ * profile would give (chance alone gives ~0.33 at 100 events). */
+static void test_daily_rhythm(void **state)
+{
+    (void)state;
+    char ev[128], tr[128];
+    path_of(ev, sizeof ev, "r_ev.jsonl");
+    path_of(tr, sizeof tr, "r_tr.jsonl");
+    assert_int_equal(run_gen("--out", ev, "--truth-out", tr, "--count", "40000", "--sim-rate",
+                             "0.25", "--fraud-share", "0", "--seed", "4", NULL), 0);
+    struct file t;
+    file_read(&t, tr);
+    int(*hist)[24] = calloc(10000, sizeof(*hist));
+    int64_t first = -1, last = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        cJSON *j = cJSON_Parse(t.line[i]);
+        assert_non_null(j);
+        int u = atoi(str(j, "user_id") + 1);
+        int64_t ms = (int64_t)num(j, "ts_ms");
+        if (first < 0)
+            first = ms;
+        last = ms;
+        hist[u][(ms / 3600000) % 24]++;
+        cJSON_Delete(j);
+    }
+    assert_true(last - first > 36 * 3600000LL);
+    double sum = 0;
+    int users = 0;
+    for (int u = 0; u < 10000; u++) {
+        int n = 0, best = 0;
+        for (int h = 0; h < 24; h++)
+            n += hist[u][h];
+        if (n < 100)
+            continue;
+        for (int s0 = 0; s0 < 24; s0++) {
+            int w = 0;
+            for (int k = 0; k < 6; k++)
+                w += hist[u][(s0 + k) % 24];
+            if (w > best)
+                best = w;
+        }
+        sum += (double)best / n;
+        users++;
+    }
+    assert_true(users >= 10);
+    assert_true(sum / users > 0.40);
+    free(hist);
+    file_free(&t);
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
     return *(const int *)b - *(const int *)a;
@@ -828,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_contract_and_ranges),
         cmocka_unit_test(test_user_popularity_skewed),
+        cmocka_unit_test(test_daily_rhythm),
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_malformed),
