@@ -523,6 +523,25 @@ static void test_reset(void **state)
     assert_int_equal(rg_counter_get(RG_M_REDIS_ERRORS, 0), 0);
 }
 
+/* docs/observability.md documents every metric (tests run from the
+ * repository root, as tests/run-unit.sh does). */
+static void test_every_metric_documented(void **state)
+{
+    (void)state;
+    FILE *f = fopen("docs/observability.md", "r");
+    assert_non_null(f);
+    static char doc[65536];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    for (int m = 0; m < RG_METRIC_COUNT; m++) {
+        char needle[160];
+        snprintf(needle, sizeof(needle), "| `%s` |", rg_metric_name(m));
+        if (!strstr(doc, needle))
+            fail_msg("%s is not documented in docs/observability.md", rg_metric_name(m));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup(test_partition_gauges, setup),
         cmocka_unit_test_setup(test_render_truncation, setup),
         cmocka_unit_test_setup(test_reset, setup),
+        cmocka_unit_test(test_every_metric_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
