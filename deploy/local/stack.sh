@@ -215,7 +215,8 @@ fetch_kafka() {
                         dependency:copy-dependencies -DincludeScope=runtime
                         "-DoutputDirectory=$tmp")
         [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
-        if ! mvn "${mvn_args[@]}" >&2; then
+        # Maven 3.8 prints colour resets even in batch mode; strip them.
+        if ! mvn "${mvn_args[@]}" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2 || [ "${PIPESTATUS[0]}" -ne 0 ]; then
             rm -rf "$tmp"
             die "mvn could not fetch Kafka $KAFKA_VERSION (network? version?)"
         fi
@@ -400,9 +401,22 @@ start_redis() {
         --daemonize yes --pidfile "$STACK_DIR/redis.pid" \
         --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis" \
         || die "redis-server failed to start (log: $STACK_DIR/redis.log)"
-    local deadline=$((SECONDS + READY_TIMEOUT))
+    # --daemonize returns before the server binds; a bind failure shows as
+    # a pid file whose process is gone (or no pid file at all).
+    local deadline=$((SECONDS + READY_TIMEOUT)) pid_seen=$SECONDS
     until [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] \
             && [ -s "$STACK_DIR/redis.pid" ]; do
+        pid=$(pid_of redis)
+        if [ -n "$pid" ]; then
+            pid_seen=$SECONDS
+            if ! kill -0 "$pid" 2>/dev/null; then
+                tail -n 20 "$STACK_DIR/redis.log" >&2 || true
+                die "redis exited during startup (log: $STACK_DIR/redis.log)"
+            fi
+        elif ((SECONDS - pid_seen > 10)); then
+            tail -n 20 "$STACK_DIR/redis.log" >&2 || true
+            die "redis wrote no pid file within 10s (log: $STACK_DIR/redis.log)"
+        fi
         if ((SECONDS >= deadline)); then
             tail -n 20 "$STACK_DIR/redis.log" >&2 || true
             die "redis did not answer on $HOST:$REDIS_PORT within ${READY_TIMEOUT}s"
@@ -441,6 +455,10 @@ cmd_up() {
             || [ "$CONTROLLER_PORT" = "$REDIS_PORT" ]; then
         die "ports must differ: kafka $KAFKA_PORT, controller $CONTROLLER_PORT, redis $REDIS_PORT"
     fi
+    local p
+    for p in "$KAFKA_PORT" "$CONTROLLER_PORT" "$REDIS_PORT"; do
+        port_in_use "$p" && die "port $p is already in use"
+    done
     printf 'KAFKA_PORT=%s\nCONTROLLER_PORT=%s\nREDIS_PORT=%s\n' \
         "$KAFKA_PORT" "$CONTROLLER_PORT" "$REDIS_PORT" > "$STACK_DIR/ports"
 

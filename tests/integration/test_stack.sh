@@ -25,7 +25,9 @@ it_assert "env has RISKGATE_REDIS" \
 
 # ---- topics and partition counts
 topics=$("$IT_STACK_SH" topics 2>&1)
-for want in "transactions 4" "verdicts 4" "transactions.dlq 1" "risk-feedback 4"; do
+for want in "$RISKGATE_TOPIC_IN ${RISKGATE_TXN_PARTITIONS:-4}" \
+            "$RISKGATE_TOPIC_OUT ${RISKGATE_VERDICT_PARTITIONS:-4}" "$RISKGATE_TOPIC_DLQ 1" \
+            "$RISKGATE_TOPIC_FEEDBACK ${RISKGATE_FEEDBACK_PARTITIONS:-4}"; do
     if grep -qx "$want ready" <<< "$topics"; then
         it_pass "topic ${want% *} has ${want#* } partitions"
     else
@@ -46,14 +48,14 @@ with open(sys.argv[1], "w") as f:
                             "amount": round(0.5 + i % 7, 2), "currency": "EUR",
                             "ts": 1764000000000 + i}) + "\n")
 EOF
-if it_produce_file transactions "$in" 2> "$IT_TMP/produce.err"; then
+if it_produce_file "$RISKGATE_TOPIC_IN" "$in" 2> "$IT_TMP/produce.err"; then
     it_pass "produce 1000 keyed messages"
 else
     it_fail "produce 1000 keyed messages" "$(head -c 300 "$IT_TMP/produce.err")"
 fi
 
 out=$IT_TMP/group.txt
-IT_CONSUME_FORMAT='%p\t%k\t%s\n' it_consume_group it-stack transactions 1000 60 "$out"
+IT_CONSUME_FORMAT='%p\t%k\t%s\n' it_consume_group it-stack "$RISKGATE_TOPIC_IN" 1000 60 "$out"
 it_assert_eq "$(it_count_lines "$out")" 1000 "consumer group receives all 1000 messages"
 # Byte-exact for every message (a superset of "a sample"), key == user_id,
 # each user on exactly one partition, per-user order kept.
@@ -85,7 +87,7 @@ it_assert_eq "$check" ok "byte-exact values, key = user_id, per-user partition a
 # Offsets were committed: the group's committed offsets add up to 1000.
 committed=$(it_kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
     --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" --describe --group it-stack 2>/dev/null \
-    | awk '$1 == "it-stack" && $2 == "transactions" { s += $4 } END { print s + 0 }')
+    | awk -v t="$RISKGATE_TOPIC_IN" '$1 == "it-stack" && $2 == t { s += $4 } END { print s + 0 }')
 it_assert_eq "$committed" 1000 "consumer group committed offsets for all 1000"
 
 # ---- odd messages keep their bytes: invalid UTF-8, tab, CR, empty line,
@@ -105,18 +107,18 @@ lines = [
 ]
 open(sys.argv[1], "wb").write(b"\n".join(lines) + b"\n")
 EOF
-if it_produce_file transactions.dlq "$odd" 2> "$IT_TMP/odd.err"; then
+if it_produce_file "$RISKGATE_TOPIC_DLQ" "$odd" 2> "$IT_TMP/odd.err"; then
     it_pass "produce odd messages (invalid UTF-8, NUL, 1 MiB)"
 else
     it_fail "produce odd messages (invalid UTF-8, NUL, 1 MiB)" "$(head -c 300 "$IT_TMP/odd.err")"
 fi
-it_consume transactions.dlq 6 30 "$IT_TMP/odd.out"
+it_consume "$RISKGATE_TOPIC_DLQ" 6 30 "$IT_TMP/odd.out"
 if cmp -s "$odd" "$IT_TMP/odd.out"; then
     it_pass "odd messages come back byte-exact"
 else
     it_fail "odd messages come back byte-exact" "$(cmp "$odd" "$IT_TMP/odd.out" 2>&1 | head -1)"
 fi
-IT_CONSUME_FORMAT='%k\n' it_consume transactions.dlq 6 30 "$IT_TMP/odd.keys"
+IT_CONSUME_FORMAT='%k\n' it_consume "$RISKGATE_TOPIC_DLQ" 6 30 "$IT_TMP/odd.keys"
 printf '\xc3\xa9l\xc3\xa8ve\nbad\xff\xfe\ntab\n\n\nbig\n' > "$IT_TMP/odd.keys.want"
 it_assert "odd messages keyed by user_id (empty key when none)" \
     cmp -s "$IT_TMP/odd.keys.want" "$IT_TMP/odd.keys"
@@ -150,7 +152,7 @@ else
 fi
 it_stack kafka-start
 it_stack_env
-it_consume transactions 1000 60 "$IT_TMP/again.txt"
+it_consume "$RISKGATE_TOPIC_IN" 1000 60 "$IT_TMP/again.txt"
 it_assert_eq "$(it_count_lines "$IT_TMP/again.txt")" 1000 "after kafka restart all 1000 messages are still there"
 
 # ---- down leaves nothing running
