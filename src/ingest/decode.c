@@ -83,8 +83,8 @@ const char *rg_dlq_reason_meaning(enum rg_dlq_reason r)
 #define ARENA_CAP ((size_t)RG_MSG_MAX * 40)
 #define ARENA_ALIGN 16
 
-/* The arena of the decoder that last parsed on this thread, as plain
- * addresses (never dereferenced by the free hook). */
+/* The arena of the decoder parsing on this thread (tl_active), as plain
+ * addresses. */
 static _Thread_local char *tl_base;
 static _Thread_local size_t tl_cap;
 static _Thread_local size_t tl_used;
@@ -105,10 +105,13 @@ static void *arena_malloc(size_t sz)
     return p;
 }
 
+/* Arena pointers only exist during a parse (trees never leave
+ * rg_txn_decode), so outside one every pointer is malloc()ed, even if a
+ * freed arena's address range was reused. */
 static void arena_free(void *p)
 {
     uintptr_t a = (uintptr_t)p, b = (uintptr_t)tl_base;
-    if (tl_base && a >= b && a < b + tl_cap)
+    if (tl_active && a >= b && a < b + tl_cap)
         return; /* rewound with the arena */
     free(p);
 }
@@ -259,6 +262,7 @@ enum field_id {
 
 struct field_def {
     const char *name;
+    size_t name_len;
     enum ftype type;
     bool required;
     uint32_t bit;
@@ -266,7 +270,7 @@ struct field_def {
 };
 
 static const struct field_def g_fields[FLD_COUNT] = {
-#define F_DEF(id, name, type, req, bit, lim) { name, type, req, bit, lim },
+#define F_DEF(id, name, type, req, bit, lim) { name, sizeof(name) - 1, type, req, bit, lim },
     FIELD_LIST(F_DEF)
 #undef F_DEF
 };
@@ -274,7 +278,7 @@ static const struct field_def g_fields[FLD_COUNT] = {
 static int field_lookup(const char *key, size_t n)
 {
     for (int i = 0; i < FLD_COUNT; i++)
-        if (strlen(g_fields[i].name) == n && memcmp(g_fields[i].name, key, n) == 0)
+        if (g_fields[i].name_len == n && memcmp(g_fields[i].name, key, n) == 0)
             return i;
     return -1;
 }
