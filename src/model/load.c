@@ -762,6 +762,16 @@ int rg_model_load_buf(const char *buf, size_t len, const char *file, struct rg_d
                      end && end >= buf + len ? " (truncated?)" : "");
         goto fail;
     }
+    while (end && end < buf + len && (*end == ' ' || *end == '\n' || *end == '\r' ||
+                                       *end == '\t' || *end == 0))
+        end++;
+    if (end && end < buf + len) {
+        int line, col;
+        pos_of(buf, len, end, &line, &col);
+        ld.nerr++;
+        rg_diags_add(d, ld.file, line, col, NULL, "trailing data after the JSON value");
+        goto fail;
+    }
     m = calloc(1, sizeof(*m));
     if (!m) {
         rc = RG_ENOMEM;

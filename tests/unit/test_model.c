@@ -288,6 +288,11 @@ static const char IFOREST_TINY[] =
     "\"threshold\":[5.0,0,10.0,0,0],\"left\":[1,-1,3,-1,-1],\"right\":[2,-1,4,-1,-1],"
     "\"n_node_samples\":[5,3,2,1,1]}]}";
 
+static const char IFOREST_TINY_TRAILING[] =
+    "{\"format\":\"riskgate-iforest\",\"version\":1,\"feature_names\":[\"amount\"],"
+    "\"n_samples\":2,\"trees\":[{\"feature\":[-1],\"threshold\":[0],\"left\":[-1],"
+    "\"right\":[-1],\"n_node_samples\":[2]}]}\n  {}";
+
 static void test_iforest_missing_is_expectation(void **state)
 {
     (void)state;
@@ -356,6 +361,10 @@ static void test_truncated_and_garbage(void **state)
     rg_diags_fini(&d);
     load_bad("{\"x\": 1}", &d);
     assert_true(has_diag(&d, "unknown model format", NULL));
+    rg_diags_fini(&d);
+    load_bad(IFOREST_TINY_TRAILING, &d);
+    assert_true(has_diag(&d, "trailing data", NULL));
+    assert_int_equal(d.v[0].line, 2);
     rg_diags_fini(&d);
     load_bad("[1,2,3]", &d);
     rg_diags_fini(&d);
