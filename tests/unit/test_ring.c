@@ -229,7 +229,7 @@ static void test_stress_1024(void **state)
 static void test_stress_tiny_ring_blocking(void **state)
 {
     (void)state;
-    run_stress(2, stress_n() / 20 + 1, 0);
+    run_stress(2, stress_n() / 40 + 1, 0);
 }
 
 /* ---- K pairs, keyed items, per-key order --------------------------------- */
@@ -297,7 +297,7 @@ static void test_keyed_pairs(void **state)
     (void)state;
     struct pair pairs[PAIRS];
     pthread_t pt[PAIRS], ct[PAIRS];
-    size_t n = stress_n() / 8 + 1;
+    size_t n = stress_n() / 16 + 1;
     for (int k = 0; k < PAIRS; k++) {
         pairs[k] = (struct pair){ .r = rg_ring_new(256), .n = n };
         pairs[k].items = calloc(n, sizeof(struct item));
