@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +585,74 @@ static void test_dlq_headers(void **state)
     assert_null(rg_dlq_headers_new(NULL));
 }
 
+/* Outside a decode the cJSON hooks are plain malloc/free: other modules
+ * may parse, print and free() as usual, also between decodes. */
+static void test_cjson_outside_decoder(void **state)
+{
+    (void)state;
+    struct rg_txn txn;
+    cJSON *o = cJSON_Parse("{\"a\":[1,2,{\"b\":\"c\"}]}");
+    assert_non_null(o);
+    expect_ok(with(""), &txn); /* a decode between parse and use */
+    char *txt = cJSON_PrintUnformatted(o);
+    assert_non_null(txt);
+    assert_string_equal(txt, "{\"a\":[1,2,{\"b\":\"c\"}]}");
+    free(txt);
+    cJSON_Delete(o);
+    void *p = cJSON_malloc(32);
+    assert_non_null(p);
+    cJSON_free(p);
+}
+
+struct thr_arg {
+    int id;
+    int bad;
+};
+
+static void *decode_thread(void *p)
+{
+    struct thr_arg *a = p;
+    struct rg_decoder *dec = rg_decoder_new();
+    if (!dec) {
+        a->bad = -1;
+        return NULL;
+    }
+    char ev[256], want[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(want, sizeof(want), "t%d-%d", a->id, i);
+        int n = snprintf(ev, sizeof(ev),
+                         "{\"event_id\":\"%s\",\"user_id\":\"u%d\",\"amount\":%d,"
+                         "\"currency\":\"EUR\",\"ts\":%lld,\"x\":[%d,{\"y\":\"%s\"}]}",
+                         want, a->id, i, 946684800000LL + i, i, want);
+        struct rg_txn txn;
+        struct rg_decode_error err;
+        if (rg_txn_decode(dec, ev, (size_t)n, &txn, &err) != 0 || strcmp(txn.event_id, want) != 0 ||
+            txn.amount != i || txn.ts_ms != 946684800000LL + i)
+            a->bad++;
+        /* every few events a rejection, which frees inside the parse */
+        if (i % 7 == 0 && rg_txn_decode(dec, "{\"a\":[1,2,", 11, &txn, &err) != RG_EPARSE)
+            a->bad++;
+    }
+    rg_decoder_free(dec);
+    return NULL;
+}
+
+/* One decoder per thread: arenas are thread-local and never mix. */
+static void test_decoders_on_threads(void **state)
+{
+    (void)state;
+    pthread_t t[3];
+    struct thr_arg a[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = (struct thr_arg){ .id = i };
+        assert_int_equal(pthread_create(&t[i], NULL, decode_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].bad, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +672,8 @@ int main(void)
         cmocka_unit_test(test_card_numbers),
         cmocka_unit_test(test_reason_codes),
         cmocka_unit_test(test_dlq_headers),
+        cmocka_unit_test(test_cjson_outside_decoder),
+        cmocka_unit_test(test_decoders_on_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
