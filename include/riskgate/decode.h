@@ -114,7 +114,11 @@ bool rg_luhn_ok(const char *digits, size_t n);
  * number of card numbers found. */
 int rg_card_mask(const char *in, size_t len, char *out);
 
-/* Same scan without writing: number of card numbers found. */
+/* Like rg_card_mask() for text that is not JSON (a Kafka key, a log
+ * field): every run in the whole input counts, quotes mean nothing. */
+int rg_card_mask_text(const char *in, size_t len, char *out);
+
+/* Same scan as rg_card_mask() without writing: number of card numbers found. */
 int rg_card_count(const char *in, size_t len);
 
 /* Dead-letter metadata. Strings are borrowed for the call. */

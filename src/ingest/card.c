@@ -205,6 +205,23 @@ int rg_card_mask(const char *in, size_t len, char *out)
     return rg_card_scan(in, len, out, NULL);
 }
 
+int rg_card_mask_text(const char *in, size_t len, char *out)
+{
+    if (!in)
+        return 0;
+    if (out && out != in && len)
+        memcpy(out, in, len);
+    int found = 0;
+    size_t i = 0;
+    while (i < len) {
+        if (is_digit((unsigned char)in[i]))
+            i = scan_run(in, len, i, out, &found);
+        else
+            i++;
+    }
+    return found;
+}
+
 int rg_card_count(const char *in, size_t len)
 {
     return rg_card_scan(in, len, NULL, NULL);

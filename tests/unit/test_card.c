@@ -113,6 +113,23 @@ static void test_many_groups_linear(void **state)
     free(s);
 }
 
+static void test_mask_text(void **state)
+{
+    (void)state;
+    /* a raw Kafka key is not JSON: no quotes needed */
+    char out[64];
+    const char *key = "4111111111111111";
+    assert_int_equal(rg_card_mask(key, strlen(key), out), 0);
+    assert_int_equal(rg_card_mask_text(key, strlen(key), out), 1);
+    assert_memory_equal(out, "411111******1111", 16);
+    const char *k2 = "user-5555 5555 5555 4444/\"x\"";
+    assert_int_equal(rg_card_mask_text(k2, strlen(k2), out), 1);
+    assert_memory_equal(out, "user-5555 55** **** 4444/\"x\"", strlen(k2));
+    const char *k3 = "user-42 1795856400123";
+    assert_int_equal(rg_card_mask_text(k3, strlen(k3), out), 0);
+    assert_memory_equal(out, k3, strlen(k3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_detect_and_mask),
         cmocka_unit_test(test_not_cards),
         cmocka_unit_test(test_many_groups_linear),
+        cmocka_unit_test(test_mask_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
