@@ -89,7 +89,8 @@ void rg_decoder_free(struct rg_decoder *dec);
 
 /* Decode and validate buf[0..len) (need not be NUL-terminated) into txn.
  * Returns 0 on success. On rejection returns RG_EPARSE and fills *err
- * (err may be NULL); txn is then unspecified. Transport fields of txn
+ * (err may be NULL); txn is then unspecified. RG_EINVAL (err filled as
+ * "empty") when dec or txn is NULL, or buf is NULL with len > 0. Transport fields of txn
  * (partition, offset, kafka_ts_ms) are left untouched. Allocates nothing
  * on the heap. @locality the thread that owns dec. */
 int rg_txn_decode(struct rg_decoder *dec, const char *buf, size_t len,

@@ -694,8 +694,10 @@ static int walk(struct rg_decoder *dec, const cJSON *root, struct rg_txn *txn,
 int rg_txn_decode(struct rg_decoder *dec, const char *buf, size_t len, struct rg_txn *txn,
                   struct rg_decode_error *err)
 {
-    if (!dec || !txn || (!buf && len))
-        return reject(err, RG_DLQ_EMPTY, "no message");
+    if (!dec || !txn || (!buf && len)) {
+        reject(err, RG_DLQ_EMPTY, "no message");
+        return RG_EINVAL; /* a caller bug, not bad input */
+    }
     if (len > RG_MSG_MAX)
         return reject(err, RG_DLQ_TOO_LARGE, "message is %zu bytes, limit %d", len, RG_MSG_MAX);
     if (len == 0)

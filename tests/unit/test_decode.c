@@ -395,6 +395,9 @@ static void test_sizes(void **state)
     struct rg_decode_error err;
     assert_int_equal(rg_txn_decode(g_dec, NULL, 0, &txn, &err), RG_EPARSE);
     assert_int_equal(err.reason, RG_DLQ_EMPTY);
+    assert_int_equal(rg_txn_decode(NULL, "{}", 2, &txn, &err), RG_EINVAL);
+    assert_int_equal(rg_txn_decode(g_dec, NULL, 5, &txn, &err), RG_EINVAL);
+    assert_int_equal(rg_txn_decode(g_dec, "{}", 2, NULL, &err), RG_EINVAL);
 }
 
 static void test_invalid_json_and_roots(void **state)
