@@ -6,10 +6,9 @@
  * DESIGN
  * Open addressing, linear probing, power-of-two tables that double at 50 %
  * load. Nothing is ever deleted (TTLs are irrelevant to a replay run), so
- * no tombstones. Distinct users per device/IP are tracked exactly for up to
- * MEM_USERS users per entity (Redis uses HyperLogLog; both are exact for
- * the small counts that matter for fraud); beyond that the least recently
- * seen user is replaced, so counts saturate at MEM_USERS.
+ * no tombstones. Distinct users per device/IP: the same bounded exact set
+ * (latest hour per member, MEM_USERS members, least recently seen replaced)
+ * as the Redis script.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -21,7 +20,7 @@
 #define HOUR_MS 3600000LL
 #define DAY_MS (24 * HOUR_MS)
 #define MIN_MS 60000LL
-#define MEM_USERS 32
+#define MEM_USERS 32 /* = RG_SHARED_USERS_CAP */
 #define MEM_PARTS 16
 
 struct mblob {
@@ -35,7 +34,7 @@ struct ment {
     int64_t mins[60], ev[31], fr[31]; /* unit * 1e6 + count, as in the Lua script */
     struct { int32_t part; int64_t off; } hw[MEM_PARTS];
     int nhw;
-    struct { uint64_t u; int64_t hour, day; uint64_t hmask, dmask; } users[MEM_USERS];
+    struct { uint64_t u; int64_t hour; } users[MEM_USERS];
     int nusers;
     int64_t frauds;
 };
@@ -207,66 +206,43 @@ static void ring_bump(int64_t *ring, int n, int64_t unit)
         *cell = unit * 1000000 + 1;
 }
 
-/* Was a unit (hour or day) in [lo, hi] seen, given the newest seen unit
- * `top` and a bitmask of seen units (bit k = top - k)? Keeping every seen
- * unit, not just the newest, makes out-of-order reads agree with the
- * per-hour / per-day HyperLogLogs in Redis. */
-static bool seen_in(int64_t top, uint64_t mask, int64_t lo, int64_t hi)
-{
-    for (int k = 0; k < 64; k++)
-        if ((mask >> k) & 1) {
-            int64_t u = top - k;
-            if (u >= lo && u <= hi)
-                return true;
-        }
-    return false;
-}
-
-static void mark_seen(int64_t *top, uint64_t *mask, int64_t unit)
-{
-    if (!*mask) {
-        *top = unit;
-        *mask = 1;
-    } else if (unit > *top) {
-        int64_t sh = unit - *top;
-        *mask = sh >= 64 ? 1 : (*mask << sh) | 1;
-        *top = unit;
-    } else if (*top - unit < 64) {
-        *mask |= 1ULL << (*top - unit);
-    }
-}
-
+/* Same rule as the script's users(): members seen at hour >= hour - 23
+ * count for 24 h, seen on day >= day - 29 for 30 d (later sightings count
+ * too: the set keeps each member's latest hour only). */
 static void users_count(const struct ment *e, int64_t hour, int64_t day, int64_t *h24, int64_t *d30)
 {
     *h24 = 0;
     if (d30)
         *d30 = 0;
     for (int i = 0; i < e->nusers; i++) {
-        if (seen_in(e->users[i].hour, e->users[i].hmask, hour - 23, hour))
+        if (e->users[i].hour >= hour - 23)
             (*h24)++;
-        if (d30 && seen_in(e->users[i].day, e->users[i].dmask, day - 29, day))
+        if (d30 && e->users[i].hour >= (day - 29) * 24)
             (*d30)++;
     }
 }
 
-static void users_add(struct ment *e, uint64_t u, int64_t hour, int64_t day)
+static void users_add(struct ment *e, uint64_t u, int64_t hour)
 {
-    int oldest = 0, at = -1;
+    int oldest = -1;
     for (int i = 0; i < e->nusers; i++) {
         if (e->users[i].u == u) {
-            at = i;
-            break;
+            if (hour > e->users[i].hour)
+                e->users[i].hour = hour;
+            return;
         }
-        if (e->users[i].hour < e->users[oldest].hour)
+        if (oldest < 0 || e->users[i].hour < e->users[oldest].hour)
             oldest = i;
     }
-    if (at < 0) {
-        at = e->nusers < MEM_USERS ? e->nusers++ : oldest;
-        memset(&e->users[at], 0, sizeof e->users[at]);
-        e->users[at].u = u;
-    }
-    mark_seen(&e->users[at].hour, &e->users[at].hmask, hour);
-    mark_seen(&e->users[at].day, &e->users[at].dmask, day);
+    int at;
+    if (e->nusers < MEM_USERS)
+        at = e->nusers++;
+    else if (e->users[oldest].hour < hour)
+        at = oldest;
+    else
+        return;
+    e->users[at].u = u;
+    e->users[at].hour = hour;
 }
 
 void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_shared_feats *out)
@@ -279,12 +255,12 @@ void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_sh
     if (ev->dev_h && (e = ent_get(m, ev->dev_h))) {
         users_count(e, hour, day, &out->dev_users_24h, &out->dev_users_30d);
         if (ev->update)
-            users_add(e, ev->user_h, hour, day);
+            users_add(e, ev->user_h, hour);
     }
     if (ev->ip_h && (e = ent_get(m, ev->ip_h))) {
         users_count(e, hour, day, &out->ip_users_24h, NULL);
         if (ev->update)
-            users_add(e, ev->user_h, hour, day);
+            users_add(e, ev->user_h, hour);
     }
     if (ev->merch_h && (e = ent_get(m, ev->merch_h))) {
         out->m_count_1h = ring_sum(e->mins, 60, minute, 60);

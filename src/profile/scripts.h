@@ -9,9 +9,16 @@
  * ('' when absent). It returns 7 integers per event:
  *   dev_users_24h dev_users_30d m_count_1h m_events_30d m_frauds_30d
  *   m_frauds_7d ip_users_24h      (-1 when the entity is absent)
- * Device / IP: one HyperLogLog per hour (<key>:h<hour>, PEXPIRE 25 h) and
- * per day (<key>:d<day>, 31 d); 24 h = PFCOUNT over the 24 hourly keys
- * ending at the event's hour, 30 d over 30 daily keys. PFADD is idempotent.
+ * Device / IP: one hash <key> holding a bounded exact set of distinct users:
+ * field 'u' + 12 hex chars of the user's pseudonym = the latest epoch hour
+ * the user was seen (max, so re-adding is idempotent). 24 h counts members
+ * seen at hour >= event hour - 23, 30 d members seen on day >= event day -
+ * 29. At RG_SHARED_USERS_CAP (32) members the least recently seen one is
+ * replaced, so counts saturate at 32. Why not HyperLogLog: a sliding
+ * window needs one HLL per hour/day and a PFCOUNT over 24-54 keys per event,
+ * which measured ~100x slower in the script (docs/profiles.md); fraud
+ * signals live in small counts, where a set is exact. The device hash also
+ * carries 'fraud' (labels received).
  * Merchant: one hash <key> with cells n<minute%60>, e<day%31>, f<day%31>
  * holding unit*1e6+count (a cell of an older unit is reset, a cell of a
  * newer unit is left alone), and p<partition> = highest applied offset, so
@@ -21,6 +28,9 @@
  */
 #ifndef RG_PROFILE_SCRIPTS_H
 #define RG_PROFILE_SCRIPTS_H
+
+#define RG_SHARED_USERS_CAP 32
+#define RG_SHARED_USER_ID_LEN 13 /* 'u' + 12 hex */
 
 #define RG_LUA_COMMON                                                                  \
     "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"                               \
@@ -50,28 +60,35 @@
     RG_LUA_COMMON                                                                     \
     "local ttl = tonumber(ARGV[1])\n"                                                 \
     "local n = tonumber(ARGV[2])\n"                                                   \
+    "local CAP = 32\n"                                                   \
     "local res = {}\n"                                                                \
     "local i = 3\n"                                                                   \
-    "local function hll(k, hour, day, u, upd, want30)\n"                              \
-    "  local ks = {}\n"                                                               \
-    "  for x = hour - 23, hour do ks[#ks + 1] = k .. ':h' .. fmt(x) end\n"            \
-    "  local c24 = redis.call('PFCOUNT', unpack(ks))\n"                               \
-    "  local c30 = -1\n"                                                              \
-    "  if want30 then\n"                                                              \
-    "    ks = {}\n"                                                                   \
-    "    for x = day - 29, day do ks[#ks + 1] = k .. ':d' .. fmt(x) end\n"            \
-    "    c30 = redis.call('PFCOUNT', unpack(ks))\n"                                   \
-    "  end\n"                                                                         \
-    "  if upd then\n"                                                                 \
-    "    local hk = k .. ':h' .. fmt(hour)\n"                                         \
-    "    redis.call('PFADD', hk, u)\n"                                                \
-    "    redis.call('PEXPIRE', hk, 25 * HOUR)\n"                                      \
-    "    if want30 then\n"                                                            \
-    "      local dk = k .. ':d' .. fmt(day)\n"                                        \
-    "      redis.call('PFADD', dk, u)\n"                                              \
-    "      redis.call('PEXPIRE', dk, 31 * DAY)\n"                                     \
+    "local function users(k, hour, day, u, upd, want30)\n"                            \
+    "  local f = redis.call('HGETALL', k)\n"                                          \
+    "  local c24, c30, n, minf, minh = 0, 0, 0, nil, nil\n"                           \
+    "  local d0 = (day - 29) * 24\n"                                                  \
+    "  local mine = nil\n"                                                            \
+    "  for j = 1, #f, 2 do\n"                                                         \
+    "    if string.byte(f[j]) == 117 then\n"                                          \
+    "      local h = tonumber(f[j + 1])\n"                                            \
+    "      n = n + 1\n"                                                               \
+    "      if h >= hour - 23 then c24 = c24 + 1 end\n"                                \
+    "      if h >= d0 then c30 = c30 + 1 end\n"                                       \
+    "      if f[j] == u then mine = h end\n"                                          \
+    "      if (not minh) or h < minh then minh, minf = h, f[j] end\n"                 \
     "    end\n"                                                                       \
     "  end\n"                                                                         \
+    "  if upd then\n"                                                                 \
+    "    if mine then\n"                                                              \
+    "      if hour > mine then redis.call('HSET', k, u, fmt(hour)) end\n"             \
+    "    elseif n < CAP then redis.call('HSET', k, u, fmt(hour))\n"                   \
+    "    elseif minh < hour then\n"                                                   \
+    "      redis.call('HDEL', k, minf)\n"                                             \
+    "      redis.call('HSET', k, u, fmt(hour))\n"                                     \
+    "    end\n"                                                                       \
+    "    redis.call('PEXPIRE', k, ttl)\n"                                             \
+    "  end\n"                                                                         \
+    "  if not want30 then c30 = -1 end\n"                                             \
     "  return c24, c30\n"                                                             \
     "end\n"                                                                           \
     "for e = 1, n do\n"                                                               \
@@ -84,8 +101,8 @@
     "  i = i + 8\n"                                                                   \
     "  local hour, day, minute = math.floor(t / HOUR), math.floor(t / DAY), math.floor(t / MIN)\n" \
     "  local d24, d30, m1, me, mf, mf7, ip = -1, -1, -1, -1, -1, -1, -1\n"            \
-    "  if dk ~= '' then d24, d30 = hll(dk, hour, day, u, upd, true) end\n"            \
-    "  if ik ~= '' then ip = hll(ik, hour, day, u, upd, false) end\n"                 \
+    "  if dk ~= '' then d24, d30 = users(dk, hour, day, u, upd, true) end\n"            \
+    "  if ik ~= '' then ip = users(ik, hour, day, u, upd, false) end\n"                 \
     "  if mk ~= '' then\n"                                                            \
     "    local f = redis.call('HGETALL', mk)\n"                                       \
     "    local h = {}\n"                                                              \

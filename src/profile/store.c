@@ -88,6 +88,7 @@ struct rg_profile_store {
     struct rg_shared_feats *sh;
     char (*kd)[KEYLEN], (*km)[KEYLEN], (*ki)[KEYLEN];
     char (*num)[NUMLEN];
+    char (*uel)[RG_SHARED_USER_ID_LEN + 1]; /* per event: set member of the user */
     const char **argv;
     size_t *argvlen;
     unsigned char *enc;  /* FLUSH_CHUNK * RG_UP_ENC_MAX */
@@ -185,6 +186,7 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s->km);
     free(s->ki);
     free(s->num);
+    free(s->uel);
     free(s->argv);
     free(s->argvlen);
     free(s->enc);
@@ -252,12 +254,13 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->km = malloc(b * sizeof *s->km);
     s->ki = malloc(b * sizeof *s->ki);
     s->num = malloc(3 * b * sizeof *s->num);
+    s->uel = malloc(b * sizeof *s->uel);
     size_t nargv = 5 + 8 * b + 2 * FLUSH_CHUNK;
     s->argv = malloc(nargv * sizeof *s->argv);
     s->argvlen = malloc(nargv * sizeof *s->argvlen);
     s->enc = malloc((size_t)FLUSH_CHUNK * RG_UP_ENC_MAX);
     if (!s->ents || !s->heads || !s->dirty || !s->ev_ent || !s->miss || !s->sev || !s->sh ||
-        !s->kd || !s->km || !s->ki || !s->num || !s->argv || !s->argvlen || !s->enc)
+        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc)
         goto fail;
     for (size_t i = 0; i < nh; i++)
         s->heads[i] = -1;
@@ -495,7 +498,7 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
             s->argv[a++] = p;
             s->argv[a++] = o;
             s->argv[a++] = t;
-            s->argv[a++] = s->ev_ent[i] >= 0 ? s->ents[s->ev_ent[i]].key : "";
+            s->argv[a++] = s->ev_ent[i] >= 0 ? s->uel[i] : "";
             s->argv[a++] = ev->dev_h ? s->kd[i] : "";
             s->argv[a++] = ev->merch_h ? s->km[i] : "";
             s->argv[a++] = ev->ip_h ? s->ki[i] : "";
@@ -596,8 +599,15 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
                 ev->merch_h = 0;
             if (ev->ip_h && store_key(s, 'i', txn->ip, s->ki[i]) < 0)
                 ev->ip_h = 0;
-            if (idx < 0) /* the script needs a user element; no user, no shared update */
+            if (idx < 0) { /* the script needs a user element; no user, no shared update */
                 ev->dev_h = ev->merch_h = ev->ip_h = 0;
+            } else {
+                const char *k = s->ents[idx].key;
+                s->uel[i][0] = 'u';
+                memcpy(&s->uel[i][1], k + strlen(k) - (RG_SHARED_USER_ID_LEN - 1),
+                       RG_SHARED_USER_ID_LEN - 1);
+                s->uel[i][RG_SHARED_USER_ID_LEN] = 0;
+            }
         }
         any_shared |= ev->dev_h || ev->merch_h || ev->ip_h;
     }
