@@ -397,25 +397,18 @@ start_redis() {
     port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (redis) is already in use"
     mkdir -p "$STACK_DIR/redis"
     rm -f "$STACK_DIR/redis.pid"
+    # Not --daemonize: like the broker, redis stays in the caller's process
+    # group (killing a test run's group takes it along) and its pid is $!.
     redis-server --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
-        --daemonize yes --pidfile "$STACK_DIR/redis.pid" \
-        --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis" \
-        || die "redis-server failed to start (log: $STACK_DIR/redis.log)"
-    # --daemonize returns before the server binds; a bind failure shows as
-    # a pid file whose process is gone (or no pid file at all).
-    local deadline=$((SECONDS + READY_TIMEOUT)) pid_seen=$SECONDS
-    until [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] \
-            && [ -s "$STACK_DIR/redis.pid" ]; do
-        pid=$(pid_of redis)
-        if [ -n "$pid" ]; then
-            pid_seen=$SECONDS
-            if ! kill -0 "$pid" 2>/dev/null; then
-                tail -n 20 "$STACK_DIR/redis.log" >&2 || true
-                die "redis exited during startup (log: $STACK_DIR/redis.log)"
-            fi
-        elif ((SECONDS - pid_seen > 10)); then
+        --daemonize no --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis" \
+        > /dev/null 2>> "$STACK_DIR/redis.log" < /dev/null &
+    pid=$!
+    echo "$pid" > "$STACK_DIR/redis.pid"
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 20 "$STACK_DIR/redis.log" >&2 || true
-            die "redis wrote no pid file within 10s (log: $STACK_DIR/redis.log)"
+            die "redis exited during startup (log: $STACK_DIR/redis.log)"
         fi
         if ((SECONDS >= deadline)); then
             tail -n 20 "$STACK_DIR/redis.log" >&2 || true

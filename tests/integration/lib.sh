@@ -36,8 +36,10 @@ IT_STACK_DIR=
 IT_TMP=
 # kcat -K separator: unit separator, a byte that never occurs in a key.
 IT_KEY_SEP=$'\x1f'
-# Producer/consumer settings for messages up to 1 MiB (plus key/headers).
-IT_KCAT_MAX=(-X message.max.bytes=2097152 -X fetch.message.max.bytes=2097152)
+# kcat settings for messages up to 1 MiB (plus key/headers); the broker
+# accepts up to 2 MiB (deploy/local/stack.sh).
+IT_KCAT_PRODUCE_MAX=(-X message.max.bytes=2097152)
+IT_KCAT_CONSUME_MAX=(-X fetch.message.max.bytes=2097152)
 
 # it_stack_up: start a stack in a fresh temp STACK_DIR, export its env, and
 # register an EXIT/INT/TERM trap that runs it_stack_down (plus any commands
@@ -159,7 +161,7 @@ it_produce_file() {
     [ -r "$file" ] || { echo "# it_produce_file: cannot read $file" >&2; return 1; }
     it_key_lines "$file" | kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -P -t "$topic" \
         -K "$IT_KEY_SEP" -X acks=all -X enable.idempotence=true \
-        "${IT_KCAT_MAX[@]}" "$@"
+        "${IT_KCAT_PRODUCE_MAX[@]}" "$@"
 }
 
 # it_consume TOPIC N TIMEOUT_S OUTFILE [kcat args...]: read TOPIC from the
@@ -171,7 +173,7 @@ it_consume() {
     local topic=$1 n=$2 tmo=$3 out=$4
     shift 4
     timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t "$topic" -o beginning \
-        -c "$n" -q -f "${IT_CONSUME_FORMAT:-%s\n}" "${IT_KCAT_MAX[@]}" "$@" \
+        -c "$n" -q -f "${IT_CONSUME_FORMAT:-%s\n}" "${IT_KCAT_CONSUME_MAX[@]}" "$@" \
         > "$out" 2> "$out.err"
     [ "$(it_count_messages "$out")" -ge "$n" ]
 }
@@ -190,7 +192,7 @@ it_consume_group() {
     shift 5
     timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -G "$group" \
         -X auto.offset.reset=earliest -c "$n" -q -f "${IT_CONSUME_FORMAT:-%s\n}" \
-        "${IT_KCAT_MAX[@]}" "$@" "$topic" > "$out" 2> "$out.err"
+        "${IT_KCAT_CONSUME_MAX[@]}" "$@" "$topic" > "$out" 2> "$out.err"
     [ "$(it_count_messages "$out")" -ge "$n" ]
 }
 
