@@ -39,7 +39,41 @@ static size_t append(char *out, size_t cap, size_t o, const char *s, size_t n)
 static size_t append_num(char *out, size_t cap, size_t o, double v)
 {
     char b[48];
-    int n = isnan(v) ? snprintf(b, sizeof(b), "missing") : snprintf(b, sizeof(b), "%.10g", v);
+    int n;
+    if (isnan(v)) {
+        n = snprintf(b, sizeof(b), "missing");
+    } else if (v == floor(v) && fabs(v) < 1e15) {
+        /* Counts are the common case; printf's float path is slow. */
+        long long i = (long long)v;
+        unsigned long long u = i < 0 ? (unsigned long long)-i : (unsigned long long)i;
+        char t[24];
+        int k = 0;
+        do {
+            t[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        n = 0;
+        if (i < 0)
+            b[n++] = '-';
+        while (k)
+            b[n++] = t[--k];
+        b[n] = '\0';
+    } else if (fabs(v) < 1e9) {
+        /* Up to 4 decimals, trailing zeros dropped: enough for people. */
+        long long q = llround(fabs(v) * 10000.0);
+        long long ip = q / 10000, fp = q % 10000;
+        n = snprintf(b, sizeof(b), "%s%lld", v < 0 ? "-" : "", ip);
+        if (fp) {
+            char f[8] = {(char)('0' + fp / 1000), (char)('0' + fp / 100 % 10),
+                         (char)('0' + fp / 10 % 10), (char)('0' + fp % 10), 0};
+            int k = 4;
+            while (k > 0 && f[k - 1] == '0')
+                f[--k] = '\0';
+            n += snprintf(b + n, sizeof(b) - (size_t)n, ".%s", f);
+        }
+    } else {
+        n = snprintf(b, sizeof(b), "%.10g", v);
+    }
     return append(out, cap, o, b, (size_t)n);
 }
 
@@ -125,6 +159,14 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
     uint64_t hit[RG_RULES_MAX / 64];
     memset(hit, 0, sizeof(hit));
     size_t n = rs ? rs->n_rules : 0;
+    /* Hash each string field once per event for the guards. */
+    uint64_t sfh[RG_SF_COUNT];
+    const char *sfv[RG_SF_COUNT];
+    if (n > 0)
+        for (int f = 0; f < RG_SF_COUNT; f++) {
+            sfv[f] = rg_sfield_get(x.txn, f);
+            sfh[f] = sfv[f] ? rg_str_hash(sfv[f]) : 0;
+        }
     long forced = -1;
     bool any_forced = false; /* enforced or shadow: for shadow_decision */
     enum rg_decision rules_dec = RG_ALLOW, all_dec = RG_ALLOW;
@@ -132,6 +174,30 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
     v->n_rules = 0;
     v->n_shadow = 0;
     for (size_t i = 0; i < n; i++) {
+        const struct rg_guard *gd = &rs->guards[i];
+        if (gd->kind == RG_GUARD_FEAT) {
+            double a = x.feat[gd->slot], b = gd->u.num;
+            bool t;
+            switch (gd->cmp) {
+            case RG_CMP_LT: t = a < b; break;
+            case RG_CMP_LE: t = a <= b; break;
+            case RG_CMP_GT: t = a > b; break;
+            case RG_CMP_GE: t = a >= b; break;
+            case RG_CMP_EQ: t = a == b; break;
+            default: t = !isnan(a) && a != b; break;
+            }
+            if (!t)
+                continue;
+        } else if (gd->kind == RG_GUARD_SFIELD) {
+            const char *a = sfv[gd->slot];
+            if (!a || (sfh[gd->slot] == gd->hash && strcmp(a, gd->u.str) == 0) !=
+                          (gd->cmp == RG_CMP_EQ))
+                continue;
+        } else if (gd->kind == RG_GUARD_SFIELD_IN) {
+            const char *a = sfv[gd->slot];
+            if (!a || !rg_rlist_has_str(gd->u.list, a, sfh[gd->slot]))
+                continue;
+        }
         const struct rg_rule *r = &rs->rules[i];
         if (rg_prog_eval(&r->prog, &x) != 1)
             continue; /* false or unknown: does not fire */

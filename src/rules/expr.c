@@ -705,11 +705,6 @@ static int cmp_list(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Parse `[a, b, ...]` into an inline list owned by the ruleset. */
 static const struct rg_rlist *parse_inline_list(struct xp *p)
 {
@@ -782,7 +777,11 @@ static const struct rg_rlist *parse_inline_list(struct xp *p)
         for (size_t i = 0; i < n; i++)
             l->strs[i] = (char *)p->nodes[items[i]].str;
         l->n = n;
-        qsort(l->strs, n, sizeof(char *), cmp_strp);
+        if (rg_rlist_finish_strs(l) != 0) {
+            p->oom = 1;
+            p->failed = true;
+            return NULL;
+        }
     }
     return l;
 }
@@ -1080,6 +1079,34 @@ static void gen(struct xgen *g, const struct xnode *nodes, int i)
                 : x->op == T_STAR ? RG_OP_MUL : RG_OP_DIV, -1);
         return;
     case XK_CMP: {
+        /* Fused forms: feature <op> number, field ==/!= 'text'. */
+        const struct xnode *a = &nodes[x->a], *b = &nodes[x->b];
+        bool flip = a->kind == XK_NUM && b->kind == XK_FEAT;
+        if ((a->kind == XK_FEAT && b->kind == XK_NUM) || flip) {
+            const struct xnode *f = flip ? b : a, *c = flip ? a : b;
+            int cmp = x->op == T_LT ? RG_CMP_LT : x->op == T_LE ? RG_CMP_LE
+                    : x->op == T_GT ? RG_CMP_GT : x->op == T_GE ? RG_CMP_GE
+                    : x->op == T_EQ ? RG_CMP_EQ : RG_CMP_NE;
+            if (flip) /* 3 < f  is  f > 3 */
+                cmp = cmp == RG_CMP_LT ? RG_CMP_GT : cmp == RG_CMP_LE ? RG_CMP_GE
+                    : cmp == RG_CMP_GT ? RG_CMP_LT : cmp == RG_CMP_GE ? RG_CMP_LE : cmp;
+            at = emit(g, RG_OP_FEAT_CMP_CONST, 1);
+            if (!g->oom) {
+                g->code[at].arg = f->slot;
+                g->code[at].pad = (uint16_t)cmp;
+                g->code[at].u.num = c->num;
+            }
+            return;
+        }
+        if (a->kind == XK_SFIELD && b->kind == XK_STR) {
+            at = emit(g, RG_OP_SFIELD_EQ_CONST, 1);
+            if (!g->oom) {
+                g->code[at].arg = a->slot;
+                g->code[at].pad = x->op == T_EQ ? RG_CMP_EQ : RG_CMP_NE;
+                g->code[at].u.str = b->str;
+            }
+            return;
+        }
         gen(g, nodes, x->a);
         gen(g, nodes, x->b);
         enum rg_xtype t = nodes[x->a].type;
@@ -1145,6 +1172,71 @@ static void gen(struct xgen *g, const struct xnode *nodes, int i)
     }
 }
 
+static int guard_cmp(int op, bool flip)
+{
+    int cmp = op == T_LT ? RG_CMP_LT : op == T_LE ? RG_CMP_LE : op == T_GT ? RG_CMP_GT
+            : op == T_GE ? RG_CMP_GE : op == T_EQ ? RG_CMP_EQ : RG_CMP_NE;
+    if (flip) /* 3 < f  is  f > 3 */
+        cmp = cmp == RG_CMP_LT ? RG_CMP_GT : cmp == RG_CMP_LE ? RG_CMP_GE
+            : cmp == RG_CMP_GT ? RG_CMP_LT : cmp == RG_CMP_GE ? RG_CMP_LE : cmp;
+    return cmp;
+}
+
+/* Try to make a guard of one conjunct; true when it did. */
+static bool guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
+{
+    const struct xnode *x = &nodes[i];
+    if (x->kind == XK_CMP) {
+        const struct xnode *a = &nodes[x->a], *b = &nodes[x->b];
+        bool flip = a->kind == XK_NUM && b->kind == XK_FEAT;
+        if ((a->kind == XK_FEAT && b->kind == XK_NUM) || flip) {
+            g->kind = RG_GUARD_FEAT;
+            g->cmp = (uint8_t)guard_cmp(x->op, flip);
+            g->slot = (uint16_t)(flip ? b : a)->slot;
+            g->u.num = (flip ? a : b)->num;
+            return true;
+        }
+        if (a->kind == XK_SFIELD && b->kind == XK_STR) {
+            g->kind = RG_GUARD_SFIELD;
+            g->cmp = (uint8_t)guard_cmp(x->op, false);
+            g->slot = (uint16_t)a->slot;
+            g->u.str = b->str;
+            g->hash = rg_str_hash(b->str);
+            return true;
+        }
+    }
+    if (x->kind == XK_IN && !x->op && nodes[x->a].kind == XK_SFIELD && x->list &&
+        x->list->type == RG_XT_STR) {
+        g->kind = RG_GUARD_SFIELD_IN;
+        g->slot = (uint16_t)nodes[x->a].slot;
+        g->u.list = x->list;
+        return true;
+    }
+    return false;
+}
+
+/* The guard: the first term of the top-level and-chain that has a cheap
+ * form (all terms must be true for the rule to fire). Iterative walk
+ * down the left spine, checking each right operand on the way. */
+static void pick_guard(const struct xnode *nodes, int root, struct rg_guard *g)
+{
+    int stack[RG_EXPR_MAX_DEPTH * 2 + 8];
+    int n = 0;
+    stack[n++] = root;
+    while (n > 0) {
+        int i = stack[--n];
+        if (nodes[i].kind == XK_AND) {
+            if (n + 2 > (int)(sizeof(stack) / sizeof(stack[0])))
+                return;
+            stack[n++] = nodes[i].b;
+            stack[n++] = nodes[i].a; /* left first */
+            continue;
+        }
+        if (guard_of(nodes, i, g))
+            return;
+    }
+}
+
 int rg_expr_compile(const char *text, const struct rg_xsrc *src, const struct rg_xenv *env,
                     enum rg_xtype want, struct rg_diags *d, struct rg_prog *prog)
 {
@@ -1186,6 +1278,7 @@ int rg_expr_compile(const char *text, const struct rg_xsrc *src, const struct rg
             prog->code = g.code;
             prog->n = g.n;
             prog->max_stack = g.max;
+            pick_guard(p.nodes, root, &prog->guard);
         }
     }
     free(p.nodes);
@@ -1221,19 +1314,62 @@ static int bsearch_num(const struct rg_rlist *l, double v)
     return 0;
 }
 
-static int bsearch_str(const struct rg_rlist *l, const char *v)
+uint64_t rg_str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+struct hs {
+    uint64_t h;
+    char *s;
+};
+
+static int cmp_hs(const void *a, const void *b)
+{
+    const struct hs *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return strcmp(x->s, y->s);
+}
+
+int rg_rlist_finish_strs(struct rg_rlist *l)
+{
+    free(l->hashes);
+    l->hashes = malloc((l->n ? l->n : 1) * sizeof(uint64_t));
+    struct hs *t = malloc((l->n ? l->n : 1) * sizeof(*t));
+    if (!l->hashes || !t) {
+        free(t);
+        return RG_ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        t[i].h = rg_str_hash(l->strs[i]);
+        t[i].s = l->strs[i];
+    }
+    qsort(t, l->n, sizeof(*t), cmp_hs);
+    for (size_t i = 0; i < l->n; i++) {
+        l->hashes[i] = t[i].h;
+        l->strs[i] = t[i].s;
+    }
+    free(t);
+    return 0;
+}
+
+int rg_rlist_has_str(const struct rg_rlist *l, const char *v, uint64_t h)
 {
     size_t lo = 0, hi = l->n;
-    while (lo < hi) {
+    while (lo < hi) { /* first index with hash >= h */
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(l->strs[mid], v);
-        if (c < 0)
+        if (l->hashes[mid] < h)
             lo = mid + 1;
-        else if (c > 0)
-            hi = mid;
         else
-            return 1;
+            hi = mid;
     }
+    for (; lo < l->n && l->hashes[lo] == h; lo++)
+        if (strcmp(l->strs[lo], v) == 0)
+            return 1;
     return 0;
 }
 
@@ -1279,7 +1415,7 @@ int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x)
             const char *a = st[sp - 2].s, *b = st[sp - 1].s;
             sp--;
             st[sp - 1].b = (!a || !b) ? 2
-                         : ((strcmp(a, b) == 0) == (in->op == RG_OP_EQ_STR));
+                         : ((a[0] == b[0] && strcmp(a, b) == 0) == (in->op == RG_OP_EQ_STR));
             break;
         }
         case RG_OP_EQ_BOOL:
@@ -1320,7 +1456,7 @@ int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x)
         }
         case RG_OP_IN_STR: {
             const char *v = st[sp - 1].s;
-            st[sp - 1].b = !v ? 2 : (in->u.list->n ? bsearch_str(in->u.list, v) : 0);
+            st[sp - 1].b = !v ? 2 : rg_rlist_has_str(in->u.list, v, rg_str_hash(v));
             break;
         }
         case RG_OP_BETWEEN: {
@@ -1348,6 +1484,25 @@ int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x)
         case RG_OP_PRESENT_NUM: st[sp - 1].b = !isnan(st[sp - 1].n); break;
         case RG_OP_PRESENT_STR: st[sp - 1].b = st[sp - 1].s != NULL; break;
         case RG_OP_PRESENT_BOOL: st[sp - 1].b = st[sp - 1].b != 2; break;
+        case RG_OP_FEAT_CMP_CONST: {
+            double a = x->feat[in->arg], b = in->u.num;
+            int r;
+            switch (in->pad) {
+            case RG_CMP_LT: r = a < b; break;
+            case RG_CMP_LE: r = a <= b; break;
+            case RG_CMP_GT: r = a > b; break;
+            case RG_CMP_GE: r = a >= b; break;
+            case RG_CMP_EQ: r = a == b; break;
+            default: r = a != b; break;
+            }
+            st[sp++].b = isnan(a) ? 2 : r;
+            break;
+        }
+        case RG_OP_SFIELD_EQ_CONST: {
+            const char *a = rg_sfield_get(x->txn, in->arg), *b = in->u.str;
+            st[sp++].b = !a ? 2 : ((a[0] == b[0] && strcmp(a, b) == 0) == (in->pad == RG_CMP_EQ));
+            break;
+        }
         case RG_OP_COUNT: break;
         }
     }

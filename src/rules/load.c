@@ -67,6 +67,7 @@ static void list_free(struct rg_rlist *l)
         for (size_t i = 0; i < l->n && l->strs; i++)
             free(l->strs[i]);
     free(l->strs);
+    free(l->hashes);
     free(l->nums);
     free(l->name);
     free(l->file);
@@ -92,6 +93,7 @@ void rg_ruleset_free(struct rg_ruleset *rs)
         free(r->file);
     }
     free(rs->rules);
+    free(rs->guards);
     for (size_t i = 0; i < rs->n_lists; i++)
         list_free(rs->lists[i]);
     free(rs->lists);
@@ -260,11 +262,6 @@ static int cmp_num(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void list_from_seq(struct loader *L, const struct rfile *f, const struct rg_ynode *seq,
                           struct rg_rlist *l)
 {
@@ -308,7 +305,8 @@ static void list_from_seq(struct loader *L, const struct rfile *f, const struct 
                 return;
             l->n++;
         }
-        qsort(l->strs, l->n, sizeof(char *), cmp_str);
+        if (rg_rlist_finish_strs(l) != 0)
+            L->oom = 1;
         return;
     }
     l->type = RG_XT_NUM;
@@ -404,8 +402,8 @@ static void list_from_file(struct loader *L, const struct rfile *f, const struct
     if (!l->strs || (save && *save)) /* stopped early: out of memory */
         L->oom = 1;
     free(buf);
-    if (l->strs)
-        qsort(l->strs, l->n, sizeof(char *), cmp_str);
+    if (l->strs && rg_rlist_finish_strs(l) != 0)
+        L->oom = 1;
 }
 
 static void load_lists(struct loader *L, const struct rfile *f, const struct rg_ynode *m)
@@ -879,6 +877,12 @@ static int load_core(struct rfile *files, size_t n, struct rg_diags *d, struct r
     rc = load_files(&L, files, n);
     if (rc != 0)
         goto fail;
+    rc = RG_ENOMEM;
+    L.rs->guards = calloc(L.rs->n_rules ? L.rs->n_rules : 1, sizeof(struct rg_guard));
+    if (!L.rs->guards)
+        goto fail;
+    for (size_t i = 0; i < L.rs->n_rules; i++)
+        L.rs->guards[i] = L.rs->rules[i].prog.guard;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestFinal_ex(L.md, md, &mdlen)) {

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "riskgate/diag.h"
 #include "riskgate/rules.h"
@@ -55,7 +56,13 @@ const char *rg_sfield_get(const struct rg_txn *txn, int f);
  * X(name, stack effect) - every opcode of the VM. Booleans on the stack are
  * three-valued: 0 false, 1 true, 2 missing. Numbers are doubles (NaN =
  * missing), strings are pointers (NULL = missing).
+ *
+ * FEAT_CMP_CONST and SFIELD_EQ_CONST are fused forms of the most common
+ * rule shape (`feature > 10`, `channel == 'x'`): one dispatch instead of
+ * three. `pad` holds the comparison (enum rg_cmp), arg the slot.
  */
+enum rg_cmp { RG_CMP_LT, RG_CMP_LE, RG_CMP_GT, RG_CMP_GE, RG_CMP_EQ, RG_CMP_NE };
+
 #define RG_OPCODE_LIST(X)      \
     X(PUSH_NUM, +1)            \
     X(PUSH_STR, +1)            \
@@ -94,7 +101,9 @@ const char *rg_sfield_get(const struct rg_txn *txn, int f);
     X(MISSING_BOOL, 0)         \
     X(PRESENT_NUM, 0)          \
     X(PRESENT_STR, 0)          \
-    X(PRESENT_BOOL, 0)
+    X(PRESENT_BOOL, 0)         \
+    X(FEAT_CMP_CONST, +1)      \
+    X(SFIELD_EQ_CONST, +1)
 
 enum rg_opcode {
 #define RG_OP_ENUM(name, eff) RG_OP_##name,
@@ -111,7 +120,8 @@ struct rg_rlist {
     enum rg_xtype type;     /* NUM, STR, or ANY when empty */
     size_t n;
     double *nums;
-    char **strs;
+    char **strs;            /* sorted by (hash, text) */
+    uint64_t *hashes;       /* rg_str_hash of strs[i] */
     int line, col;          /* where it was defined */
     char *file;
 };
@@ -127,10 +137,29 @@ struct rg_insn {
     } u;
 };
 
+/* A rule's cheap pre-check: the left-most term of its top-level `and`
+ * chain when that is `feature <op> number` or `field ==/!= 'text'`. The
+ * rule can only fire when the guard is true, so decide() tests guards
+ * inline and runs the program only for the few rules that pass. */
+enum rg_guard_kind { RG_GUARD_NONE, RG_GUARD_FEAT, RG_GUARD_SFIELD, RG_GUARD_SFIELD_IN };
+struct rg_rlist;
+struct rg_guard {
+    uint8_t kind;
+    uint8_t cmp;            /* enum rg_cmp */
+    uint16_t slot;
+    uint64_t hash;          /* SFIELD: rg_str_hash(u.str) */
+    union {
+        double num;
+        const char *str;
+        const struct rg_rlist *list;
+    } u;
+};
+
 struct rg_prog {
     struct rg_insn *code;
     size_t n;
     int max_stack;
+    struct rg_guard guard;
 };
 
 /* Everything an expression may refer to while it compiles. */
@@ -168,6 +197,12 @@ struct rg_xctx {
 };
 
 /* Run a boolean program: 1 true, 0 false, 2 missing. No allocation. */
+/* FNV-1a; string lists are searched by hash first, then by text. */
+uint64_t rg_str_hash(const char *s);
+/* Hash and sort l->strs (l->n of them). 0 or RG_ENOMEM. */
+int rg_rlist_finish_strs(struct rg_rlist *l);
+/* 1 when s (whose hash is h) is in the string list l. */
+int rg_rlist_has_str(const struct rg_rlist *l, const char *s, uint64_t h);
 int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x);
 
 /* Reason template: literal text with {name} placeholders. */
@@ -205,11 +240,15 @@ struct rg_ruleset {
     size_t n_owned_lists;
     char **owned_strs;
     size_t n_owned_strs;
+    struct rg_guard *guards;        /* n_rules, copies of rules[i].prog.guard */
     char version[13];
 };
 
 /* Render a rule's reason into out (cap bytes, always NUL-terminated). */
 void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, char *out,
                            size_t cap);
+
+/* rg_rules_cli() with the output streams given (tests capture them). */
+int rg_rules_cli_run(int argc, char **argv, FILE *out, FILE *err);
 
 #endif
