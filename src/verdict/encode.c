@@ -22,6 +22,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -182,8 +183,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return need + 1;
 }
 
-/* A JSON string, or null for NULL. */
-static void put_str(struct wr *w, const char *s)
+/* A JSON string of at most max bytes (stops at a NUL), or null for NULL. */
+static void put_strn(struct wr *w, const char *s, size_t max)
 {
     if (!s) {
         puts_(w, "null");
@@ -191,7 +192,7 @@ static void put_str(struct wr *w, const char *s)
     }
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), run = 0, i = 0;
+    size_t n = strnlen(s, max), run = 0, i = 0;
     putch(w, '"');
     while (i < n) {
         unsigned char c = p[i];
@@ -238,6 +239,8 @@ static void put_str(struct wr *w, const char *s)
     put(w, s + i - run, run);
     putch(w, '"');
 }
+
+static void put_str(struct wr *w, const char *s) { put_strn(w, s, SIZE_MAX); }
 
 static void put_num(struct wr *w, double v)
 {
@@ -328,9 +331,9 @@ int rg_verdict_encode(const struct rg_verdict *v, const struct rg_txn *txn, char
 
     putch(&w, '{');
     put_key(&w, "event_id", true);
-    put_str(&w, txn->event_id);
+    put_strn(&w, txn->event_id, sizeof(txn->event_id));
     put_key(&w, "user_id", false);
-    put_str(&w, txn->user_id);
+    put_strn(&w, txn->user_id, sizeof(txn->user_id));
     put_key(&w, "decision", false);
     put_str(&w, rg_decision_str(v->decision));
     put_key(&w, "score", false);
@@ -360,11 +363,8 @@ int rg_verdict_encode(const struct rg_verdict *v, const struct rg_txn *txn, char
         put(&w, ",\"source\":", 10);
         put_str(&w, source_str(r->source));
         put(&w, ",\"detail\":", 10);
-        /* detail is a fixed array: never read past it even if unterminated */
-        char d[RG_REASON_DETAIL_MAX];
-        memcpy(d, r->detail, sizeof(d));
-        d[sizeof(d) - 1] = '\0';
-        put_str(&w, d);
+        /* fixed arrays: never read past them even if unterminated */
+        put_strn(&w, r->detail, sizeof(r->detail));
         putch(&w, '}');
     }
     putch(&w, ']');

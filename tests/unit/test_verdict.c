@@ -336,13 +336,32 @@ static void test_buffer_too_small(void **state)
     assert_int_equal(rg_verdict_encode(&v, NULL, buf, sizeof(buf)), RG_EINVAL);
 }
 
+/* Fixed-size fields without a NUL are read only up to their size. */
+static void test_unterminated_fields(void **state)
+{
+    (void)state;
+    struct rg_txn txn;
+    fill_txn(&txn, "", "u");
+    memset(txn.event_id, 'a', sizeof(txn.event_id));
+    struct rg_verdict v;
+    rg_verdict_reset(&v);
+    rg_verdict_add_reason(&v, "c", RG_SRC_RULE, "x");
+    memset(v.reasons[0].detail, 'd', sizeof(v.reasons[0].detail));
+    char buf[4096];
+    cJSON *o = encode_parse(&v, &txn, buf, sizeof(buf));
+    assert_int_equal(strlen(str_of(o, "event_id")), sizeof(txn.event_id));
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "reasons"), 0);
+    assert_int_equal(strlen(str_of(r0, "detail")), RG_REASON_DETAIL_MAX);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helpers),         cmocka_unit_test(test_allow),
         cmocka_unit_test(test_step_up),         cmocka_unit_test(test_deny_shadow_nan),
         cmocka_unit_test(test_escaping),        cmocka_unit_test(test_features),
-        cmocka_unit_test(test_buffer_too_small),
+        cmocka_unit_test(test_buffer_too_small), cmocka_unit_test(test_unterminated_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
