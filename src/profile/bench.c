@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "riskgate/clock.h"
 #include "riskgate/err.h"
@@ -118,6 +119,8 @@ int rg_profile_cli(int argc, char **argv)
     struct rg_profile_stats st0, st1;
     rg_profile_stats(s, &st0);
     uint64_t rnd = 88172645463325252ULL;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     int64_t t0 = rg_clock_mono_ns();
     for (long i = 0; i < events; i += batch) {
         long k = 0;
@@ -131,6 +134,8 @@ int rg_profile_cli(int argc, char **argv)
         errors += rg_profile_flush(s) != 0;
     }
     int64_t t1 = rg_clock_mono_ns();
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     rg_profile_stats(s, &st1);
     double secs = (double)(t1 - t0) / 1e9;
     double n = (double)events;
@@ -138,6 +143,9 @@ int rg_profile_cli(int argc, char **argv)
            memory ? "memory" : "redis", users, events, batch);
     printf("  throughput        %.0f events/s (%.2f us/event, process_batch + flush per batch)\n",
            n / secs, secs * 1e6 / n);
+    printf("  cpu (this process) %.0f events/s of CPU time (%.2f us/event; on a loaded\n"
+           "                    machine wall time includes waiting for a core)\n",
+           n / cpu, cpu * 1e6 / n);
     printf("  redis commands    %.4f per event (%" PRIu64 ")\n",
            (double)(st1.cmds_sent - st0.cmds_sent) / n, st1.cmds_sent - st0.cmds_sent);
     printf("  round trips       %.4f per event, %.2f per batch\n",

@@ -21,7 +21,7 @@
 #define DAY_MS (24 * HOUR_MS)
 #define MIN_MS 60000LL
 #define MEM_USERS 32 /* = RG_SHARED_USERS_CAP */
-#define MEM_PARTS 16
+#define MEM_PARTS 64
 
 struct mblob {
     uint64_t k;
@@ -29,14 +29,28 @@ struct mblob {
     size_t len;
 };
 
-struct ment {
-    uint64_t k;
-    int64_t mins[60], ev[31], fr[31]; /* unit * 1e6 + count, as in the Lua script */
+struct mcell {
+    int64_t unit, n; /* n == 0: empty */
+};
+
+struct mmerch {
+    struct mcell mins[60], ev[31], fr[31]; /* the Lua script's n/e/f cells */
     struct { int32_t part; int64_t off; } hw[MEM_PARTS];
     int nhw;
-    struct { uint64_t u; int64_t hour; } users[MEM_USERS];
-    int nusers;
+};
+
+struct muser {
+    uint64_t u;
+    int64_t hour;
+};
+
+/* Small by default: most entities are devices/IPs with one or two users. */
+struct ment {
+    uint64_t k;
     int64_t frauds;
+    struct mmerch *m;     /* merchants only, allocated on first use */
+    struct muser *users;  /* grows 2, 4, .. MEM_USERS */
+    uint8_t nusers, capu;
 };
 
 struct rg_mem {
@@ -84,8 +98,13 @@ void rg_mem_free(struct rg_mem *m)
         return;
     for (size_t i = 0; m->blobs && i < m->capb; i++)
         free(m->blobs[i].v);
-    for (size_t i = 0; m->ents && i < m->cape; i++)
+    for (size_t i = 0; m->ents && i < m->cape; i++) {
+        if (m->ents[i]) {
+            free(m->ents[i]->m);
+            free(m->ents[i]->users);
+        }
         free(m->ents[i]);
+    }
     free(m->blobs);
     free(m->ents);
     free(m->labels);
@@ -183,27 +202,24 @@ static int64_t fdiv(int64_t a, int64_t b)
 static int64_t pmod(int64_t a, int64_t b) { return ((a % b) + b) % b; }
 
 /* Sum the counts of ring cells whose unit lies in (unit - span, unit]. */
-static int64_t ring_sum(const int64_t *ring, int n, int64_t unit, int64_t span)
+static int64_t ring_sum(const struct mcell *ring, int n, int64_t unit, int64_t span)
 {
     int64_t s = 0;
-    for (int i = 0; i < n; i++) {
-        if (!ring[i])
-            continue;
-        int64_t u = ring[i] / 1000000, c = ring[i] % 1000000;
-        if (u <= unit && u > unit - span)
-            s += c;
-    }
+    for (int i = 0; i < n; i++)
+        if (ring[i].n && ring[i].unit <= unit && ring[i].unit > unit - span)
+            s += ring[i].n;
     return s;
 }
 
-static void ring_bump(int64_t *ring, int n, int64_t unit)
+static void ring_bump(struct mcell *ring, int n, int64_t unit)
 {
-    int64_t *cell = &ring[pmod(unit, n)];
-    int64_t u = *cell / 1000000;
-    if (*cell && u == unit)
-        (*cell)++;
-    else if (!*cell || u < unit)
-        *cell = unit * 1000000 + 1;
+    struct mcell *c = &ring[pmod(unit, n)];
+    if (c->n && c->unit == unit) {
+        c->n++;
+    } else if (!c->n || c->unit < unit) {
+        c->unit = unit;
+        c->n = 1;
+    }
 }
 
 /* Same rule as the script's users(): members seen at hour >= hour - 23
@@ -235,7 +251,15 @@ static void users_add(struct ment *e, uint64_t u, int64_t hour)
             oldest = i;
     }
     int at;
-    if (e->nusers < MEM_USERS)
+    if (e->nusers == e->capu && e->capu < MEM_USERS) {
+        uint8_t cap = e->capu ? (uint8_t)(e->capu * 2) : 2;
+        struct muser *nu = realloc(e->users, cap * sizeof *nu);
+        if (!nu)
+            return;
+        e->users = nu;
+        e->capu = cap;
+    }
+    if (e->nusers < e->capu)
         at = e->nusers++;
     else if (e->users[oldest].hour < hour)
         at = oldest;
@@ -262,28 +286,29 @@ void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_sh
         if (ev->update)
             users_add(e, ev->user_h, hour);
     }
-    if (ev->merch_h && (e = ent_get(m, ev->merch_h))) {
-        out->m_count_1h = ring_sum(e->mins, 60, minute, 60);
-        out->m_events_30d = ring_sum(e->ev, 31, day, 30);
-        out->m_frauds_30d = ring_sum(e->fr, 31, day, 30);
-        out->m_frauds_7d = ring_sum(e->fr, 31, day, 7);
+    if (ev->merch_h && (e = ent_get(m, ev->merch_h)) && (e->m || (e->m = calloc(1, sizeof *e->m)))) {
+        struct mmerch *mm = e->m;
+        out->m_count_1h = ring_sum(mm->mins, 60, minute, 60);
+        out->m_events_30d = ring_sum(mm->ev, 31, day, 30);
+        out->m_frauds_30d = ring_sum(mm->fr, 31, day, 30);
+        out->m_frauds_7d = ring_sum(mm->fr, 31, day, 7);
         bool fresh = true;
         if (ev->offset >= 0) {
             int i = 0;
-            while (i < e->nhw && e->hw[i].part != ev->partition)
+            while (i < mm->nhw && mm->hw[i].part != ev->partition)
                 i++;
-            if (i < e->nhw && ev->offset <= e->hw[i].off) {
+            if (i < mm->nhw && ev->offset <= mm->hw[i].off) {
                 fresh = false;
-            } else if (i < e->nhw) {
-                e->hw[i].off = ev->offset;
-            } else if (e->nhw < MEM_PARTS) {
-                e->hw[e->nhw].part = ev->partition;
-                e->hw[e->nhw++].off = ev->offset;
+            } else if (i < mm->nhw) {
+                mm->hw[i].off = ev->offset;
+            } else if (mm->nhw < MEM_PARTS) {
+                mm->hw[mm->nhw].part = ev->partition;
+                mm->hw[mm->nhw++].off = ev->offset;
             }
         }
         if (fresh && ev->update) {
-            ring_bump(e->mins, 60, minute);
-            ring_bump(e->ev, 31, day);
+            ring_bump(mm->mins, 60, minute);
+            ring_bump(mm->ev, 31, day);
         }
     }
 }
@@ -315,8 +340,8 @@ int rg_mem_label(struct rg_mem *m, uint64_t label_h, uint64_t merch_h, uint64_t 
     m->labels[j] = label_h;
     m->nl++;
     struct ment *e;
-    if (merch_h && (e = ent_get(m, merch_h)))
-        ring_bump(e->fr, 31, fdiv(at_ms, DAY_MS));
+    if (merch_h && (e = ent_get(m, merch_h)) && (e->m || (e->m = calloc(1, sizeof *e->m))))
+        ring_bump(e->m->fr, 31, fdiv(at_ms, DAY_MS));
     if (dev_h && (e = ent_get(m, dev_h)))
         e->frauds++;
     return 1;

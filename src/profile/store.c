@@ -362,12 +362,9 @@ static void cache_unlink(struct rg_profile_store *s, int32_t idx)
 
 static void mark_dirty(struct rg_profile_store *s, int32_t idx)
 {
-    if (!s->ents[idx].dirty && s->ndirty == s->cap) {
-        /* Memory mode: entries evicted dirty left stale slots; rebuild. */
-        s->ndirty = 0;
-        for (size_t i = 0; i < s->used; i++)
-            if (s->ents[i].h && s->ents[i].dirty)
-                s->dirty[s->ndirty++] = (int32_t)i;
+    if (s->mem_mode) { /* no write-back list: eviction writes to the map */
+        s->ents[idx].dirty = 1;
+        return;
     }
     if (!s->ents[idx].dirty) {
         s->ents[idx].dirty = 1;
@@ -402,9 +399,7 @@ static int32_t cache_victim(struct rg_profile_store *s)
         }
         if (e->dirty && mem_writeback(s, e) < 0)
             continue;
-        if (e->dirty) {
-            e->dirty = 0; /* its slot in s->dirty is skipped at flush */
-        }
+        e->dirty = 0;
         cache_unlink(s, (int32_t)i);
         s->st.cache_evictions++;
         return (int32_t)i;
@@ -666,19 +661,8 @@ int rg_profile_flush(struct rg_profile_store *s)
         return RG_EINVAL;
     if (!s->ndirty)
         return 0;
-    if (s->mem_mode) {
-        for (size_t k = 0; k < s->ndirty; k++) {
-            struct centry *e = &s->ents[s->dirty[k]];
-            if (e->h && e->dirty) {
-                int rc = mem_writeback(s, e);
-                if (rc < 0)
-                    return rc;
-                e->dirty = 0;
-            }
-        }
-        s->ndirty = 0;
-        return 0;
-    }
+    if (s->mem_mode)
+        return 0; /* nothing to persist: profiles live in the cache and the map */
     int rc = conn_get(s);
     if (rc < 0)
         return rc;
