@@ -362,6 +362,7 @@ static void test_errors_bad_input(void **state)
     char *buf = malloc(big);
     assert_non_null(buf);
     memset(buf, '#', big);
+    buf[big - 1] = '\0';
     load_bad(buf, &d);
     free(buf);
     assert_true(strstr(d.v[0].msg, "the limit is") != NULL);
