@@ -500,8 +500,12 @@ static int cmd_test(const char *dir, const char *cases_dir, FILE *out, FILE *err
     char cdir[4096];
     if (cases_dir)
         snprintf(cdir, sizeof(cdir), "%s", cases_dir);
-    else
-        snprintf(cdir, sizeof(cdir), "%s/tests", dir);
+    else {
+        size_t dl = strlen(dir);
+        while (dl > 1 && dir[dl - 1] == '/')
+            dl--;
+        snprintf(cdir, sizeof(cdir), "%.*s/tests", (int)dl, dir);
+    }
     char **names;
     int nn = list_yaml(cdir, &names);
     if (nn <= 0) {

@@ -960,6 +960,18 @@ static bool is_rule_file(const char *n)
 int rg_ruleset_load_dir(const char *dir, struct rg_diags *d, struct rg_ruleset **out)
 {
     *out = NULL;
+    /* "rules/" and "rules" name the same files: no "rules//x.yaml". */
+    char dbuf[4096];
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    if (dl >= sizeof(dbuf)) {
+        rg_diags_add(d, dir, 0, 0, NULL, "directory name too long");
+        return RG_EINVAL;
+    }
+    memcpy(dbuf, dir, dl);
+    dbuf[dl] = '\0';
+    dir = dbuf;
     DIR *dh = opendir(dir);
     if (!dh) {
         int e = errno;
