@@ -325,6 +325,10 @@ static inline bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Bytes that need no attention inside a string: printable ASCII except
+ * the quote and the backslash; the inner loop skips them in one go. */
+static bool str_plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 static int prescan(const char *buf, size_t len, struct rg_decode_error *err)
 {
     const unsigned char *s = (const unsigned char *)buf;
@@ -332,6 +336,12 @@ static int prescan(const char *buf, size_t len, struct rg_decode_error *err)
     bool in_str = false, nonws = false, deep = false, nul = false, ctl = false, stray = false;
     size_t i = 0;
     while (i < len) {
+        if (in_str) {
+            while (i < len && str_plain(s[i]))
+                i++;
+            if (i >= len)
+                break;
+        }
         unsigned char c = s[i];
         if (c >= 0x80) {
             size_t n = utf8_seq(s + i, len - i);
@@ -357,7 +367,7 @@ static int prescan(const char *buf, size_t len, struct rg_decode_error *err)
                     i += 2;
                     continue;
                 }
-            } else if (c < 0x20) {
+            } else { /* c < 0x20 */
                 ctl = true;
             }
             i++;
