@@ -423,7 +423,7 @@ int rg_split_hostport(const char *s, char *host, size_t cap, int *port)
         return RG_EINVAL;
     char *end;
     long p = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535)
+    if (*end != '\0' || p < 0 || p > 65535)
         return RG_EINVAL;
     memcpy(host, s, (size_t)(colon - s));
     host[colon - s] = '\0';

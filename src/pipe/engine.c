@@ -660,8 +660,9 @@ static void dispatch(struct engine *e, rd_kafka_message_t *m)
     struct item *it;
     /* An empty pool means the worker's ring is full: backpressure. */
     while (rg_ring_pop_batch_wait(w->free, (void **)&it, 1, 100) == 0) {
+        /* No rd_kafka_poll() here: the consumer's queues are redirected
+         * to rd_kafka_consumer_poll(), which only this loop may call. */
         advance_and_store(e);
-        rd_kafka_poll(e->consumer, 0); /* serve callbacks while we wait */
     }
     it->rkm = m;
     it->token = token;

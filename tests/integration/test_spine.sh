@@ -72,7 +72,7 @@ n_dlq_expected=$((n_bad + n_hand))
 it_consume_meta transactions.dlq "$n_dlq_expected" 60 "$IT_TMP/dlq.txt"
 it_assert_eq "$(it_count_lines "$IT_TMP/dlq.txt")" "$n_dlq_expected" \
     "one dead letter per malformed event"
-grep -F 'ubad' "$IT_TMP/dlq.txt" > "$IT_TMP/dlq.hand.txt"
+grep -aF 'ubad' "$IT_TMP/dlq.txt" > "$IT_TMP/dlq.hand.txt"
 it_assert "hand-written bad events: reason codes, source headers, masked card numbers" \
     "$VERIFY" dlq --lines "$IT_REPO/tests/data/bad_events.jsonl" \
     --expect "$IT_REPO/tests/data/bad_events.expect" --dlq "$IT_TMP/dlq.hand.txt"
