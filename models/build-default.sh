@@ -62,8 +62,9 @@ cat >>models/MODEL_CARD.md <<CARD
 
 ## How this model was built
 
-\`models/build-default.sh\` (one command, about 1-2 minutes on the 2-core dev
-machine; the numbers above are from the held-out last 20% of event time):
+\`models/build-default.sh\` (one command; about 5.5 minutes of wall time on the
+shared, busy 2-core dev machine, 1.5 minutes of CPU, almost all of it in
+train.py; the metrics above are on the held-out last 20% of event time):
 
 1. \`riskgate gen --count $COUNT --seed $SEED --fraud-share 0.02 --sim-rate 1\`
    (synthetic traffic, five fraud scenarios, labels one hour after the event).

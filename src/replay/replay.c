@@ -196,7 +196,7 @@ struct fb_rec {
     size_t cap, len;
     uint64_t lineno;
     int64_t ts;
-    bool is_label;
+    bool is_label, is_settings;
     int8_t label;
     char event_id[RG_ID_MAX + 1];
     char scenario[64];
@@ -334,6 +334,7 @@ static int next_feedback(struct ctx *c)
             const char *lab = jstr(o, "label"), *eid = jstr(o, "event_id");
             const char *sc = jstr(o, "scenario");
             fb->is_label = strcmp(type, "label") == 0;
+            fb->is_settings = strcmp(type, "settings") == 0;
             fb->label = lab && strcmp(lab, "fraud") == 0 ? 1 : 0;
             snprintf(fb->event_id, sizeof(fb->event_id), "%s",
                      eid && strlen(eid) <= RG_ID_MAX ? eid : "");
@@ -387,7 +388,7 @@ static int apply_feedback(struct ctx *c)
         return 0;
     }
     if (!fb->is_label) {
-        if (strstr(fb->line, "\"settings\""))
+        if (fb->is_settings)
             r->settings_seen++;
         else
             r->auth_results_seen++;
