@@ -47,6 +47,30 @@ static void make_txn(struct rg_txn *t, uint64_t u, int64_t ts, int64_t *offsets)
     t->kafka_ts_ms = -1;
 }
 
+/* Redis server CPU seconds (user + sys) from INFO cpu; -1 when unknown. */
+static double redis_cpu(const char *host, int port, const char *password)
+{
+    if (!host)
+        return -1;
+    redisContext *c = redisConnect(host, port);
+    double v = -1;
+    if (c && !c->err) {
+        if (password)
+            freeReplyObject(redisCommand(c, "AUTH %s", password));
+        redisReply *r = redisCommand(c, "INFO cpu");
+        if (r && r->type == REDIS_REPLY_STRING) {
+            const char *u = strstr(r->str, "used_cpu_user:"), *sy = strstr(r->str, "used_cpu_sys:");
+            if (u && sy)
+                v = atof(u + 14) + atof(sy + 13);
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    return v;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: riskgate profile bench [--host H] [--port P] [--password PW]\n"
@@ -119,6 +143,7 @@ int rg_profile_cli(int argc, char **argv)
     struct rg_profile_stats st0, st1;
     rg_profile_stats(s, &st0);
     uint64_t rnd = 88172645463325252ULL;
+    double rcpu0 = redis_cpu(memory ? NULL : host, port, password);
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     int64_t t0 = rg_clock_mono_ns();
@@ -135,6 +160,7 @@ int rg_profile_cli(int argc, char **argv)
     }
     int64_t t1 = rg_clock_mono_ns();
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double rcpu1 = redis_cpu(memory ? NULL : host, port, password);
     double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     rg_profile_stats(s, &st1);
     double secs = (double)(t1 - t0) / 1e9;
@@ -146,6 +172,9 @@ int rg_profile_cli(int argc, char **argv)
     printf("  cpu (this process) %.0f events/s of CPU time (%.2f us/event; on a loaded\n"
            "                    machine wall time includes waiting for a core)\n",
            n / cpu, cpu * 1e6 / n);
+    if (rcpu0 >= 0 && rcpu1 >= 0)
+        printf("  redis-server cpu  %.2f us/event (INFO cpu): %.0f events/s per Redis core\n",
+               (rcpu1 - rcpu0) * 1e6 / n, n / (rcpu1 - rcpu0));
     printf("  redis commands    %.4f per event (%" PRIu64 ")\n",
            (double)(st1.cmds_sent - st0.cmds_sent) / n, st1.cmds_sent - st0.cmds_sent);
     printf("  round trips       %.4f per event, %.2f per batch\n",
