@@ -286,14 +286,55 @@ replica.fetch.max.bytes=2097152
 EOF
 }
 
+# kraft_id: a KRaft cluster/directory id, 16 random bytes in base64url
+# without padding; never starting with '-', which a command line would take
+# for an option (Kafka's own Uuid.randomUuid avoids it too).
+kraft_id() {
+    local id=-
+    while [[ $id == -* ]]; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    done
+    echo "$id"
+}
+
+# format_kafka: give the stack a freshly formatted KRaft log dir.
+# StorageTool is a JVM start (1 s idle, several under load), and what it
+# writes for this fixed single-node setup is the same every time except for
+# the ids in meta.properties (and the checkpoint's timestamp/CRC). So it runs
+# once per Kafka version into a template in the cache; each stack copies the
+# template and gets new random cluster.id and directory.id. Bump
+# FORMAT_TEMPLATE when a setting that `format` reads changes (node.id,
+# process.roles, static voters, features).
+FORMAT_TEMPLATE=kraft-node1-static-v1
 format_kafka() {
-    local cid
-    # A KRaft cluster id is 16 random bytes, base64url without padding.
-    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-    rm -rf "$STACK_DIR/kafka/data"
-    kafka_tool kafka.tools.StorageTool format -t "$cid" \
-        -c "$STACK_DIR/kafka/server.properties" > "$STACK_DIR/kafka/format.log" 2>&1 \
-        || { cat "$STACK_DIR/kafka/format.log" >&2; die "formatting KRaft storage failed"; }
+    local tmpl=$CACHE_DIR/$FORMAT_TEMPLATE data=$STACK_DIR/kafka/data
+    rm -rf "$data"
+    if [ ! -f "$tmpl/meta.properties" ]; then
+        local work=$CACHE_DIR/$FORMAT_TEMPLATE.tmp.$$
+        rm -rf "$work"
+        mkdir -p "$work"
+        # The same settings `format` reads from server.properties, with a
+        # log dir of its own.
+        grep -Ev '^(log\.dirs|#)' "$STACK_DIR/kafka/server.properties" > "$work.properties"
+        echo "log.dirs=$work" >> "$work.properties"
+        if kafka_tool kafka.tools.StorageTool format -t "$(kraft_id)" -c "$work.properties" \
+                > "$STACK_DIR/kafka/format.log" 2>&1 && [ -f "$work/meta.properties" ]; then
+            # First one to finish wins; a concurrent loser drops its copy.
+            mv -T "$work" "$tmpl" 2>/dev/null || rm -rf "$work"
+        else
+            rm -rf "$work"
+            cat "$STACK_DIR/kafka/format.log" >&2
+            rm -f "$work.properties"
+            die "formatting KRaft storage failed"
+        fi
+        rm -f "$work.properties"
+    fi
+    cp -a "$tmpl" "$data"
+    chmod u+w "$data/meta.properties"
+    sed -i -e "s/^cluster\.id=.*/cluster.id=$(kraft_id)/" \
+        -e "s/^directory\.id=.*/directory.id=$(kraft_id)/" "$data/meta.properties"
+    grep -q "^cluster\.id=" "$data/meta.properties" && grep -q "^directory\.id=" "$data/meta.properties" \
+        || die "unexpected meta.properties in $tmpl (delete it to re-format)"
 }
 
 start_kafka() {
