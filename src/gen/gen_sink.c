@@ -177,8 +177,13 @@ int rg_gen_sink_close(struct rg_gen_sink *s, uint64_t *undelivered)
             RG_ERROR("gen", "flush: %s (%d messages still queued)", rd_kafka_err2str(e),
                      rd_kafka_outq_len(s->rk));
         *undelivered = s->produced - s->delivered;
-        if (*undelivered)
+        if (*undelivered) {
             rc = RG_EIO;
+            if (s->last_err)
+                RG_ERROR("gen", "%llu messages failed; last delivery error: %s",
+                         (unsigned long long)s->failed,
+                         rd_kafka_err2str((rd_kafka_resp_err_t)s->last_err));
+        }
     }
     return rc;
 }
