@@ -117,7 +117,7 @@ void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, cha
             o = append_num(out, cap, o, x->anomaly);
             break;
         case RG_SEG_SFIELD: {
-            const char *v = rg_sfield_get(x->txn, s->slot);
+            const char *v = x->sfv[s->slot];
             if (!v)
                 v = "missing";
             o = append(out, cap, o, v, strlen(v));
@@ -128,6 +128,65 @@ void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, cha
     utf8_fix_tail(out, o);
 }
 
+/* v with 3 decimals ("0.500"), without printf's slow float path. */
+static size_t append_fixed3(char *out, size_t cap, size_t o, double v)
+{
+    if (!(fabs(v) < 1e9))
+        return append_num(out, cap, o, v);
+    long long q = llround(fabs(v) * 1000.0);
+    char b[32];
+    char t[24];
+    int k = 0, n = 0;
+    long long ip = q / 1000;
+    do {
+        t[k++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (v < 0 && q)
+        b[n++] = '-';
+    while (k)
+        b[n++] = t[--k];
+    b[n++] = '.';
+    b[n++] = (char)('0' + q / 100 % 10);
+    b[n++] = (char)('0' + q / 10 % 10);
+    b[n++] = (char)('0' + q % 10);
+    return append(out, cap, o, b, (size_t)n);
+}
+
+/* Append a reason with an empty detail for the caller to fill; NULL when
+ * the list is full. Same contract as rg_verdict_add_reason() without a
+ * format string: printf costs more than the rest of a rule here. */
+static struct rg_reason *new_reason(struct rg_verdict *v, const char *code,
+                                    enum rg_reason_source src)
+{
+    if (v->n_reasons < 0 || v->n_reasons >= RG_VERDICT_MAX_REASONS)
+        return NULL;
+    struct rg_reason *re = &v->reasons[v->n_reasons++];
+    re->code = code;
+    re->source = src;
+    re->detail[0] = '\0';
+    return re;
+}
+
+/* A reason whose detail is "<what> X >= <limit_name> Y". */
+static void add_threshold_reason(struct rg_verdict *v, const char *code,
+                                 enum rg_reason_source src, const char *what, double x,
+                                 const char *limit_name, double y)
+{
+    struct rg_reason *re = new_reason(v, code, src);
+    if (!re)
+        return;
+    char *d = re->detail;
+    size_t cap = sizeof(v->reasons[0].detail), o = 0;
+    o = append(d, cap, o, what, strlen(what));
+    o = append(d, cap, o, " ", 1);
+    o = append_fixed3(d, cap, o, x);
+    o = append(d, cap, o, " >= ", 4);
+    o = append(d, cap, o, limit_name, strlen(limit_name));
+    o = append(d, cap, o, " ", 1);
+    append_fixed3(d, cap, o, y);
+}
+
 static enum rg_decision worst(enum rg_decision a, enum rg_decision b)
 {
     return a > b ? a : b;
@@ -135,10 +194,51 @@ static enum rg_decision worst(enum rg_decision a, enum rg_decision b)
 
 static void add_rule_reason(struct rg_verdict *v, const struct rg_rule *r, const struct rg_xctx *x)
 {
-    if (rg_verdict_add_reason(v, r->id, RG_SRC_RULE, "%s", "") != 0)
-        return;
-    struct rg_reason *re = &v->reasons[v->n_reasons - 1];
-    rg_rule_render_reason(r, x, re->detail, sizeof(re->detail));
+    struct rg_reason *re = new_reason(v, r->id, RG_SRC_RULE);
+    if (re)
+        rg_rule_render_reason(r, x, re->detail, sizeof(re->detail));
+}
+
+/* True when every guard of a rule holds (NaN compares false throughout). */
+static inline bool guards_pass(const struct rg_guard *gd, const struct rg_xctx *x)
+{
+    for (int k = 0; k < RG_GUARDS && gd[k].kind != RG_GUARD_NONE; k++) {
+        const struct rg_guard *g = &gd[k];
+        bool t;
+        switch (g->kind) {
+        case RG_GUARD_FEAT: {
+            double a = x->feat[g->slot], b = g->u.num;
+            switch (g->cmp) {
+            case RG_CMP_LT: t = a < b; break;
+            case RG_CMP_LE: t = a <= b; break;
+            case RG_CMP_GT: t = a > b; break;
+            case RG_CMP_GE: t = a >= b; break;
+            case RG_CMP_EQ: t = a == b; break;
+            default: t = !isnan(a) && a != b; break;
+            }
+            break;
+        }
+        case RG_GUARD_FEAT_RANGE: {
+            double a = x->feat[g->slot];
+            t = a >= g->u.num && a <= g->hi;
+            break;
+        }
+        case RG_GUARD_SFIELD: {
+            const char *a = x->sfv[g->slot];
+            t = a && (x->sfh[g->slot] == g->hash && strcmp(a, g->u.str) == 0) ==
+                         (g->cmp == RG_CMP_EQ);
+            break;
+        }
+        default: { /* RG_GUARD_SFIELD_IN */
+            const char *a = x->sfv[g->slot];
+            t = a && rg_rlist_has_str(g->u.list, a, x->sfh[g->slot]);
+            break;
+        }
+        }
+        if (!t)
+            return false;
+    }
+    return true;
 }
 
 #define HIT(bits, i) (((bits)[(i) >> 6] >> ((i) & 63)) & 1u)
@@ -154,19 +254,11 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
         rg_policy_default(&defp);
         p = &defp;
     }
-    const struct rg_xctx x = {.txn = ctx->txn, .feat = ctx->feat, .score = ctx->score,
-                              .anomaly = ctx->anomaly};
+    struct rg_xctx x;
+    rg_xctx_init(&x, ctx->txn, ctx->feat, ctx->score, ctx->anomaly);
     uint64_t hit[RG_RULES_MAX / 64];
     memset(hit, 0, sizeof(hit));
     size_t n = rs ? rs->n_rules : 0;
-    /* Hash each string field once per event for the guards. */
-    uint64_t sfh[RG_SF_COUNT];
-    const char *sfv[RG_SF_COUNT];
-    if (n > 0)
-        for (int f = 0; f < RG_SF_COUNT; f++) {
-            sfv[f] = rg_sfield_get(x.txn, f);
-            sfh[f] = sfv[f] ? rg_str_hash(sfv[f]) : 0;
-        }
     long forced = -1;
     bool any_forced = false; /* enforced or shadow: for shadow_decision */
     enum rg_decision rules_dec = RG_ALLOW, all_dec = RG_ALLOW;
@@ -174,30 +266,8 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
     v->n_rules = 0;
     v->n_shadow = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct rg_guard *gd = &rs->guards[i];
-        if (gd->kind == RG_GUARD_FEAT) {
-            double a = x.feat[gd->slot], b = gd->u.num;
-            bool t;
-            switch (gd->cmp) {
-            case RG_CMP_LT: t = a < b; break;
-            case RG_CMP_LE: t = a <= b; break;
-            case RG_CMP_GT: t = a > b; break;
-            case RG_CMP_GE: t = a >= b; break;
-            case RG_CMP_EQ: t = a == b; break;
-            default: t = !isnan(a) && a != b; break;
-            }
-            if (!t)
-                continue;
-        } else if (gd->kind == RG_GUARD_SFIELD) {
-            const char *a = sfv[gd->slot];
-            if (!a || (sfh[gd->slot] == gd->hash && strcmp(a, gd->u.str) == 0) !=
-                          (gd->cmp == RG_CMP_EQ))
-                continue;
-        } else if (gd->kind == RG_GUARD_SFIELD_IN) {
-            const char *a = sfv[gd->slot];
-            if (!a || !rg_rlist_has_str(gd->u.list, a, sfh[gd->slot]))
-                continue;
-        }
+        if (!guards_pass(rs->guards[i], &x))
+            continue;
         const struct rg_rule *r = &rs->rules[i];
         if (rg_prog_eval(&r->prog, &x) != 1)
             continue; /* false or unknown: does not fire */
@@ -279,15 +349,14 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
                 add_rule_reason(v, &rs->rules[i], &x);
     }
     if (model_dec == RG_DENY)
-        rg_verdict_add_reason(v, "model_score_deny", RG_SRC_MODEL, "score %.3f >= deny_at %.3f",
-                              score, p->deny_at);
+        add_threshold_reason(v, "model_score_deny", RG_SRC_MODEL, "score", score, "deny_at",
+                             p->deny_at);
     else if (model_dec == RG_STEP_UP)
-        rg_verdict_add_reason(v, "model_score_step_up", RG_SRC_MODEL,
-                              "score %.3f >= step_up_at %.3f", score, p->step_up_at);
+        add_threshold_reason(v, "model_score_step_up", RG_SRC_MODEL, "score", score,
+                             "step_up_at", p->step_up_at);
     if (anom)
-        rg_verdict_add_reason(v, "anomaly_step_up", RG_SRC_MODEL,
-                              "anomaly %.3f >= anomaly_step_up_at %.3f", anomaly,
-                              p->anomaly_step_up_at);
+        add_threshold_reason(v, "anomaly_step_up", RG_SRC_MODEL, "anomaly", anomaly,
+                             "anomaly_step_up_at", p->anomaly_step_up_at);
     if (pre == RG_STEP_UP && deny_esc)
         rg_verdict_add_reason(v, "step_up_escalated", RG_SRC_POLICY,
                               "%d failed step-ups in 24h >= deny_after_failed_step_ups %d", failed,

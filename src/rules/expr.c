@@ -87,6 +87,19 @@ const char *rg_sfield_get(const struct rg_txn *txn, int f)
     }
 }
 
+void rg_xctx_init(struct rg_xctx *x, const struct rg_txn *txn, const double *feat,
+                  double score, double anomaly)
+{
+    x->txn = txn;
+    x->feat = feat;
+    x->score = score;
+    x->anomaly = anomaly;
+    for (int f = 0; f < RG_SF_COUNT; f++) {
+        x->sfv[f] = rg_sfield_get(txn, f);
+        x->sfh[f] = x->sfv[f] ? rg_str_hash(x->sfv[f]) : 0;
+    }
+}
+
 /* ---- source positions ---------------------------------------------- */
 
 void rg_xsrc_locate(const struct rg_xsrc *src, size_t off, int *line, int *col)
@@ -1140,6 +1153,16 @@ static void gen(struct xgen *g, const struct xnode *nodes, int i)
         return;
     }
     case XK_IN: {
+        if (nodes[x->a].kind == XK_SFIELD && x->list->type == RG_XT_STR) {
+            at = emit(g, RG_OP_SFIELD_IN, 1);
+            if (!g->oom) {
+                g->code[at].arg = nodes[x->a].slot;
+                g->code[at].u.list = x->list;
+            }
+            if (x->op)
+                emit(g, RG_OP_NOT, 0);
+            return;
+        }
         gen(g, nodes, x->a);
         at = emit(g, nodes[x->a].type == RG_XT_STR ? RG_OP_IN_STR : RG_OP_IN_NUM, 0);
         if (!g->oom)
@@ -1182,10 +1205,12 @@ static int guard_cmp(int op, bool flip)
     return cmp;
 }
 
-/* Try to make a guard of one conjunct; true when it did. */
-static bool guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
+/* Try to make a guard of one conjunct. Returns its priority (lower is
+ * better: more selective and cheaper), or -1 when it has no simple form. */
+static int guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
 {
     const struct xnode *x = &nodes[i];
+    memset(g, 0, sizeof(*g));
     if (x->kind == XK_CMP) {
         const struct xnode *a = &nodes[x->a], *b = &nodes[x->b];
         bool flip = a->kind == XK_NUM && b->kind == XK_FEAT;
@@ -1194,7 +1219,7 @@ static bool guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
             g->cmp = (uint8_t)guard_cmp(x->op, flip);
             g->slot = (uint16_t)(flip ? b : a)->slot;
             g->u.num = (flip ? a : b)->num;
-            return true;
+            return g->cmp == RG_CMP_GT || g->cmp == RG_CMP_GE || g->cmp == RG_CMP_EQ ? 1 : 2;
         }
         if (a->kind == XK_SFIELD && b->kind == XK_STR) {
             g->kind = RG_GUARD_SFIELD;
@@ -1202,38 +1227,62 @@ static bool guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
             g->slot = (uint16_t)a->slot;
             g->u.str = b->str;
             g->hash = rg_str_hash(b->str);
-            return true;
+            return g->cmp == RG_CMP_EQ ? 3 : 5;
         }
+    }
+    if (x->kind == XK_BETWEEN && nodes[x->a].kind == XK_FEAT && nodes[x->b].kind == XK_NUM &&
+        nodes[x->c].kind == XK_NUM) {
+        g->kind = RG_GUARD_FEAT_RANGE;
+        g->slot = (uint16_t)nodes[x->a].slot;
+        g->u.num = nodes[x->b].num;
+        g->hi = nodes[x->c].num;
+        return 0;
     }
     if (x->kind == XK_IN && !x->op && nodes[x->a].kind == XK_SFIELD && x->list &&
         x->list->type == RG_XT_STR) {
         g->kind = RG_GUARD_SFIELD_IN;
         g->slot = (uint16_t)nodes[x->a].slot;
         g->u.list = x->list;
-        return true;
+        return 4;
     }
-    return false;
+    return -1;
 }
 
-/* The guard: the first term of the top-level and-chain that has a cheap
- * form (all terms must be true for the rule to fire). Iterative walk
- * down the left spine, checking each right operand on the way. */
-static void pick_guard(const struct xnode *nodes, int root, struct rg_guard *g)
+/* The guards: the best RG_GUARDS terms of the top-level and-chain (all
+ * terms must be true for the rule to fire). Walks the chain with an
+ * explicit stack; a chain too long for it simply gets fewer candidates. */
+static void pick_guards(const struct xnode *nodes, int root, struct rg_guard *out)
 {
     int stack[RG_EXPR_MAX_DEPTH * 2 + 8];
-    int n = 0;
+    int n = 0, best[RG_GUARDS];
+    struct rg_guard cand;
+    for (int k = 0; k < RG_GUARDS; k++)
+        best[k] = 100;
     stack[n++] = root;
     while (n > 0) {
         int i = stack[--n];
         if (nodes[i].kind == XK_AND) {
             if (n + 2 > (int)(sizeof(stack) / sizeof(stack[0])))
-                return;
+                continue;
             stack[n++] = nodes[i].b;
             stack[n++] = nodes[i].a; /* left first */
             continue;
         }
-        if (guard_of(nodes, i, g))
-            return;
+        int pr = guard_of(nodes, i, &cand);
+        if (pr < 0)
+            continue;
+        /* Insert keeping out[] sorted by priority (stable: earlier terms win ties). */
+        for (int k = 0; k < RG_GUARDS; k++) {
+            if (pr < best[k]) {
+                for (int j = RG_GUARDS - 1; j > k; j--) {
+                    best[j] = best[j - 1];
+                    out[j] = out[j - 1];
+                }
+                best[k] = pr;
+                out[k] = cand;
+                break;
+            }
+        }
     }
 }
 
@@ -1278,7 +1327,7 @@ int rg_expr_compile(const char *text, const struct rg_xsrc *src, const struct rg
             prog->code = g.code;
             prog->n = g.n;
             prog->max_stack = g.max;
-            pick_guard(p.nodes, root, &prog->guard);
+            pick_guards(p.nodes, root, prog->guard);
         }
     }
     free(p.nodes);
@@ -1393,7 +1442,7 @@ int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x)
         case RG_OP_PUSH_STR: st[sp++].s = in->u.str; break;
         case RG_OP_PUSH_BOOL: st[sp++].b = in->arg; break;
         case RG_OP_LOAD_FEAT: st[sp++].n = x->feat[in->arg]; break;
-        case RG_OP_LOAD_SFIELD: st[sp++].s = rg_sfield_get(x->txn, in->arg); break;
+        case RG_OP_LOAD_SFIELD: st[sp++].s = x->sfv[in->arg]; break;
         case RG_OP_LOAD_SCORE: st[sp++].n = x->score; break;
         case RG_OP_LOAD_ANOMALY: st[sp++].n = x->anomaly; break;
         case RG_OP_ADD: sp--; st[sp - 1].n += st[sp].n; break;
@@ -1499,8 +1548,13 @@ int rg_prog_eval(const struct rg_prog *prog, const struct rg_xctx *x)
             break;
         }
         case RG_OP_SFIELD_EQ_CONST: {
-            const char *a = rg_sfield_get(x->txn, in->arg), *b = in->u.str;
+            const char *a = x->sfv[in->arg], *b = in->u.str;
             st[sp++].b = !a ? 2 : ((a[0] == b[0] && strcmp(a, b) == 0) == (in->pad == RG_CMP_EQ));
+            break;
+        }
+        case RG_OP_SFIELD_IN: {
+            const char *a = x->sfv[in->arg];
+            st[sp++].b = !a ? 2 : rg_rlist_has_str(in->u.list, a, x->sfh[in->arg]);
             break;
         }
         case RG_OP_COUNT: break;

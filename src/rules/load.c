@@ -878,11 +878,11 @@ static int load_core(struct rfile *files, size_t n, struct rg_diags *d, struct r
     if (rc != 0)
         goto fail;
     rc = RG_ENOMEM;
-    L.rs->guards = calloc(L.rs->n_rules ? L.rs->n_rules : 1, sizeof(struct rg_guard));
+    L.rs->guards = calloc(L.rs->n_rules ? L.rs->n_rules : 1, sizeof(*L.rs->guards));
     if (!L.rs->guards)
         goto fail;
     for (size_t i = 0; i < L.rs->n_rules; i++)
-        L.rs->guards[i] = L.rs->rules[i].prog.guard;
+        memcpy(L.rs->guards[i], L.rs->rules[i].prog.guard, sizeof(L.rs->guards[i]));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestFinal_ex(L.md, md, &mdlen)) {

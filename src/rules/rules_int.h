@@ -60,6 +60,7 @@ const char *rg_sfield_get(const struct rg_txn *txn, int f);
  * FEAT_CMP_CONST and SFIELD_EQ_CONST are fused forms of the most common
  * rule shape (`feature > 10`, `channel == 'x'`): one dispatch instead of
  * three. `pad` holds the comparison (enum rg_cmp), arg the slot.
+ * SFIELD_IN is `field in list` using the event's precomputed hash.
  */
 enum rg_cmp { RG_CMP_LT, RG_CMP_LE, RG_CMP_GT, RG_CMP_GE, RG_CMP_EQ, RG_CMP_NE };
 
@@ -103,7 +104,8 @@ enum rg_cmp { RG_CMP_LT, RG_CMP_LE, RG_CMP_GT, RG_CMP_GE, RG_CMP_EQ, RG_CMP_NE }
     X(PRESENT_STR, 0)          \
     X(PRESENT_BOOL, 0)         \
     X(FEAT_CMP_CONST, +1)      \
-    X(SFIELD_EQ_CONST, +1)
+    X(SFIELD_EQ_CONST, +1)     \
+    X(SFIELD_IN, +1)
 
 enum rg_opcode {
 #define RG_OP_ENUM(name, eff) RG_OP_##name,
@@ -137,17 +139,22 @@ struct rg_insn {
     } u;
 };
 
-/* A rule's cheap pre-check: the left-most term of its top-level `and`
- * chain when that is `feature <op> number` or `field ==/!= 'text'`. The
- * rule can only fire when the guard is true, so decide() tests guards
- * inline and runs the program only for the few rules that pass. */
-enum rg_guard_kind { RG_GUARD_NONE, RG_GUARD_FEAT, RG_GUARD_SFIELD, RG_GUARD_SFIELD_IN };
+/* A rule's cheap pre-checks: up to RG_GUARDS terms of its top-level `and`
+ * chain that have a simple form (`feature <op> number`, `feature between
+ * a and b`, `field ==/!= 'text'`, `field in list`). The rule can only fire
+ * when every guard is true, so decide() tests guards inline and runs the
+ * program only for the few rules that pass. Numeric guards are preferred:
+ * thresholds on counts are usually far more selective than categories. */
+#define RG_GUARDS 2
+enum rg_guard_kind { RG_GUARD_NONE, RG_GUARD_FEAT, RG_GUARD_FEAT_RANGE, RG_GUARD_SFIELD,
+                     RG_GUARD_SFIELD_IN };
 struct rg_rlist;
 struct rg_guard {
     uint8_t kind;
     uint8_t cmp;            /* enum rg_cmp */
     uint16_t slot;
     uint64_t hash;          /* SFIELD: rg_str_hash(u.str) */
+    double hi;              /* FEAT_RANGE: upper bound (u.num is the lower) */
     union {
         double num;
         const char *str;
@@ -159,7 +166,7 @@ struct rg_prog {
     struct rg_insn *code;
     size_t n;
     int max_stack;
-    struct rg_guard guard;
+    struct rg_guard guard[RG_GUARDS];
 };
 
 /* Everything an expression may refer to while it compiles. */
@@ -194,7 +201,14 @@ struct rg_xctx {
     const struct rg_txn *txn;
     const double *feat;
     double score, anomaly;
+    /* Each string field's value (NULL = missing) and rg_str_hash, computed
+     * once per event by rg_xctx_init so rules do not repeat the work. */
+    const char *sfv[RG_SF_COUNT];
+    uint64_t sfh[RG_SF_COUNT];
 };
+
+void rg_xctx_init(struct rg_xctx *x, const struct rg_txn *txn, const double *feat,
+                  double score, double anomaly);
 
 /* Run a boolean program: 1 true, 0 false, 2 missing. No allocation. */
 /* FNV-1a; string lists are searched by hash first, then by text. */
@@ -240,7 +254,7 @@ struct rg_ruleset {
     size_t n_owned_lists;
     char **owned_strs;
     size_t n_owned_strs;
-    struct rg_guard *guards;        /* n_rules, copies of rules[i].prog.guard */
+    struct rg_guard (*guards)[RG_GUARDS]; /* n_rules copies of rules[i].prog.guard, packed */
     char version[13];
 };
 
