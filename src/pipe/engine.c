@@ -337,7 +337,7 @@ static void send_dead_letter(struct worker *w, struct item *it, const char *code
     char kbuf[256];
     size_t klen = m->key_len < sizeof(kbuf) ? m->key_len : sizeof(kbuf);
     if (klen)
-        rg_card_mask(m->key, klen, kbuf);
+        rg_card_mask_text(m->key, klen, kbuf);
     if (produce(e, e->t_dlq, klen ? kbuf : NULL, klen, w->mbuf, m->len, h, it->token) == 0)
         RG_LOG_RATELIMITED(RG_LOG_WARN, MOD, "dead letter %s from %s[%d]@%lld: %s", code,
                            meta.topic, (int)meta.partition, (long long)meta.offset, message);
