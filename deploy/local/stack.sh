@@ -538,18 +538,24 @@ cmd_up() {
 
     command -v java >/dev/null || die "java not found (apt-get install openjdk-17-jre-headless)"
     command -v kcat >/dev/null || die "kcat not found (apt-get install kcat)"
+    local t1 t2 t3 t4
     fetch_kafka
+    t1=$(now_ms)
     : > "$STACK_DIR/kafka.log"
     start_redis &
     local redis_job=$!
     write_server_properties
     format_kafka
+    t2=$(now_ms)
     start_kafka
+    t3=$(now_ms)
     wait "$redis_job" || die "redis failed to start"
     create_topics
     write_env
+    t4=$(now_ms)
     trap - EXIT
-    say "up in $(( $(now_ms) - t0 )) ms (kafka $KAFKA_VERSION pid $(pid_of kafka), redis pid $(pid_of redis)); env: $STACK_DIR/env"
+    say "up in $((t4 - t0)) ms (fetch $((t1 - t0)), format $((t2 - t1)), broker $((t3 - t2)), topics $((t4 - t3)));" \
+        "kafka $KAFKA_VERSION pid $(pid_of kafka), redis pid $(pid_of redis); env: $STACK_DIR/env"
     cat "$STACK_DIR/env"
 }
 
