@@ -48,17 +48,19 @@ LIB_SRC   := $(sort $(wildcard src/core/*.c src/pipe/*.c src/ingest/*.c src/prof
 APP_SRC   := $(sort $(wildcard src/app/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 APP_OBJ   := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBRG     := $(BUILD)/libriskgate.a
 BIN       := $(BUILD)/riskgate
 
-.PHONY: all test unit-test demo bench deps clean fuzz stack-up stack-down
+.PHONY: all test unit-test demo bench soak model deps clean
 
-all: $(BIN) $(TEST_BIN) $(FUZZ_BIN)
+all: $(BIN) $(TEST_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -86,6 +88,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIBRG)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(LIBRG) $(LIBS)
 
+# Benchmark helpers (bench/*.c): separate binaries, never in the product.
+$(BUILD)/bench/%: bench/%.c $(LIBRG)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBRG) $(LIBS)
+
 deps:
 	$(Q)./deploy/deps.sh
 
@@ -102,6 +110,14 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
+
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./bench/soak.sh
+
+# Retrain the shipped default model from generated traffic (see models/README.md).
+model: all
+	$(Q)./models/build-default.sh
 
 clean:
 	rm -rf build build-asan build-tsan
