@@ -186,6 +186,72 @@ static void test_expr_between_and_strings(void **state)
     assert_int_equal(ev("ends_with(device_id, '1')"), 2);
 }
 
+static struct rg_verdict decide(const struct rg_ruleset *rs, enum rg_step_up_method pref,
+                                int failed, uint32_t *hits);
+
+/* Guards (the cheap pre-checks decide() runs before a rule's program) may
+ * only skip rules that cannot fire. For each expression, rule t (guarded:
+ * a top-level `and` chain), rule f (`not (...)`) and rule m (`(...) is
+ * missing`) partition every event: exactly one must fire. A guard that
+ * wrongly skips t leaves none firing. */
+static void test_guards_never_change_results(void **state)
+{
+    (void)state;
+    static const char *const exprs[] = {
+        "user.txn_count_1h > 5 and amount < 3",
+        "5 < user.txn_count_1h and channel == 'carrier_billing'",
+        "user.txn_count_1h != 5 and country in risky",
+        "amount between 1 and 2.5 and channel != 'card'",
+        "(user.txn_count_1h >= 5 and amount <= 2.5) and country not in risky",
+        "user.txn_count_1h == 5 and (amount > 1 or channel == 'card')",
+        "channel in ['carrier_billing', 'card'] and user.txn_count_1h <= 5",
+        "amount >= 1 and user.txn_count_1h < 6 and channel == 'card' and country == 'NG'",
+    };
+    static const double counts[] = {NAN, 4, 5, 6};
+    static const double amounts[] = {0.5, 1, 2.5, 3};
+    static const char *const channels[] = {NULL, "carrier_billing", "card"};
+    static const char *const countries[] = {NULL, "NG", "DE"};
+    int fired[3] = {0, 0, 0};
+    for (size_t e = 0; e < sizeof(exprs) / sizeof(exprs[0]); e++) {
+        char yaml[2048];
+        snprintf(yaml, sizeof(yaml),
+                 "%srules:\n"
+                 "  - {id: t, then: deny, when: \"%s\"}\n"
+                 "  - {id: f, then: deny, when: \"not (%s)\"}\n"
+                 "  - {id: m, then: deny, when: \"(%s) is missing\"}\n",
+                 LISTS, exprs[e], exprs[e], exprs[e]);
+        struct rg_ruleset *rs = load_ok(yaml);
+        for (size_t a = 0; a < 4; a++)
+            for (size_t b = 0; b < 4; b++)
+                for (size_t c = 0; c < 3; c++)
+                    for (size_t k = 0; k < 3; k++) {
+                        ctx_reset();
+                        g_feat[RG_FEAT_USER_TXN_COUNT_1H] = counts[a];
+                        g_feat[RG_FEAT_AMOUNT] = g_txn.amount = amounts[b];
+                        g_txn.has &= ~(uint32_t)(RG_HAS_CHANNEL | RG_HAS_COUNTRY);
+                        if (channels[c]) {
+                            strcpy(g_txn.channel, channels[c]);
+                            g_txn.has |= RG_HAS_CHANNEL;
+                        }
+                        if (countries[k]) {
+                            strcpy(g_txn.country, countries[k]);
+                            g_txn.has |= RG_HAS_COUNTRY;
+                        }
+                        struct rg_verdict v = decide(rs, RG_METHOD_NONE, 0, NULL);
+                        if (v.n_rules != 1)
+                            fprintf(stderr, "expr '%s' count=%g amount=%g channel=%s country=%s: "
+                                    "%d rules fired\n", exprs[e], counts[a], amounts[b],
+                                    channels[c] ? channels[c] : "-",
+                                    countries[k] ? countries[k] : "-", v.n_rules);
+                        assert_int_equal(v.n_rules, 1);
+                        fired[v.rules[0][0] == 't' ? 0 : v.rules[0][0] == 'f' ? 1 : 2]++;
+                    }
+        rg_ruleset_free(rs);
+    }
+    /* The grid reaches all three outcomes. */
+    assert_true(fired[0] > 0 && fired[1] > 0 && fired[2] > 0);
+}
+
 /* Load text expecting failure; return the diagnostics. */
 static void load_bad(const char *yaml, struct rg_diags *d)
 {
@@ -777,6 +843,7 @@ int main(void)
         cmocka_unit_test_setup(test_expr_missing, setup),
         cmocka_unit_test_setup(test_expr_lists, setup),
         cmocka_unit_test_setup(test_expr_between_and_strings, setup),
+        cmocka_unit_test_setup(test_guards_never_change_results, setup),
         cmocka_unit_test_setup(test_errors_unknown_feature_position, setup),
         cmocka_unit_test_setup(test_errors_types, setup),
         cmocka_unit_test_setup(test_errors_syntax, setup),
