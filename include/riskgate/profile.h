@@ -9,14 +9,14 @@
  *   process (bounded CLOCK cache) and writes dirty ones back in one Redis
  *   command per flush. Device, merchant and IP profiles receive events from
  *   every partition, so they are updated atomically inside Redis by ONE
- *   EVALSHA per batch (HyperLogLog per hour/day for distinct users, a hash
- *   of minute/day buckets for merchant counts).
+ *   EVALSHA per batch (a bounded exact set of recent users per device/IP,
+ *   packed minute/day cells per merchant).
  * - Point in time: every feature of an event is computed before that event
  *   updates any profile; events of one batch are applied in order, so event
  *   i sees events 0..i-1.
  * - Replay safety: the user profile keeps (partition, last applied offset)
  *   and skips events at or below it; the merchant hash keeps a high-water
- *   mark per partition; HLL adds are idempotent. Skipped (re-consumed)
+ *   mark per partition; set adds are idempotent. Skipped (re-consumed)
  *   events still get features, computed against the current state.
  * - Keys are pseudonymised: prefix + kind + ":" + hex(HMAC-SHA256(secret,
  *   kind | id))[0..32]. Every key written carries a TTL.
@@ -192,9 +192,10 @@ void rg_profile_store_free(struct rg_profile_store *s);
 int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *txns, size_t n,
                              double *feat, struct rg_user_ctx *uctx, bool *degraded);
 
-/* Write every dirty user profile back (one command, one round trip).
- * Returns 0 when all updates of processed events are in Redis; RG_EAGAIN
- * otherwise (they stay dirty; do not commit offsets). */
+/* Write every dirty user profile back (one command per 512 users, one
+ * round trip). Returns 0 when all updates of processed events are in Redis;
+ * RG_EAGAIN otherwise (they stay dirty; do not commit offsets). In memory
+ * mode a no-op returning 0. @locality the owning worker thread. */
 int rg_profile_flush(struct rg_profile_store *s);
 
 /* Decode and apply one risk-feedback JSON event. Returns 0; RG_EPARSE /
