@@ -34,6 +34,7 @@ IT_PASSED=0
 IT_FAILED=0
 IT_STACK_DIR=
 IT_TMP=
+IT_CHILD=
 # kcat -K separator: unit separator, a byte that never occurs in a key.
 IT_KEY_SEP=$'\x1f'
 # kcat settings for messages up to 1 MiB (plus key/headers); the broker
@@ -53,7 +54,7 @@ it_stack_up() {
     trap '_it_exit' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    if ! "$IT_STACK_SH" up > "$IT_STACK_DIR/up.out" 2>&1; then
+    if ! _it_bg "$IT_STACK_SH" up > "$IT_STACK_DIR/up.out" 2>&1; then
         echo "# stack failed to come up:" >&2
         sed 's/^/#   /' "$IT_STACK_DIR/up.out" >&2
         return 1
@@ -87,7 +88,7 @@ it_stack_down() {
 # it_stack CMD: run deploy/local/stack.sh CMD on this script's stack, e.g.
 # `it_stack redis-stop`. Output goes to stderr.
 it_stack() {
-    "$IT_STACK_SH" "$@" >&2
+    _it_bg "$IT_STACK_SH" "$@" >&2
 }
 
 # it_kafka_tool CLASS ARGS...: run one of Kafka's own command-line tools
@@ -98,7 +99,7 @@ it_stack() {
 it_kafka_tool() {
     local cls=$1
     shift
-    java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true \
+    _it_bg java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true \
         "-Dlog4j2.configurationFile=$IT_REPO/deploy/local/tools-log4j2.properties" \
         -cp "$IT_REPO/.cache/kafka-${RISKGATE_KAFKA_VERSION:?no stack env}/libs/*" "$cls" "$@"
 }
@@ -110,8 +111,26 @@ it_on_exit() {
     IT_ON_EXIT+=("$*")
 }
 
+# _it_bg CMD...: run CMD as a background child and wait for it. A trapped
+# INT/TERM interrupts `wait` at once (it would wait for a foreground command
+# to finish first), and _it_exit kills the child, so an interrupted test
+# cleans up within a second instead of after its longest timeout. `<&0`
+# keeps stdin: bash gives background commands /dev/null otherwise.
+_it_bg() {
+    "$@" <&0 &
+    IT_CHILD=$!
+    wait "$IT_CHILD"
+    local rc=$?
+    IT_CHILD=
+    return $rc
+}
+
 _it_exit() {
     local rc=$? c
+    if [ -n "$IT_CHILD" ]; then
+        kill -TERM "$IT_CHILD" 2>/dev/null || true
+        wait "$IT_CHILD" 2>/dev/null || true
+    fi
     for c in "${IT_ON_EXIT[@]}"; do
         eval "$c" || true
     done
@@ -159,9 +178,9 @@ it_produce_file() {
     local topic=$1 file=$2
     shift 2
     [ -r "$file" ] || { echo "# it_produce_file: cannot read $file" >&2; return 1; }
-    it_key_lines "$file" | kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -P -t "$topic" \
+    _it_bg kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -P -t "$topic" \
         -K "$IT_KEY_SEP" -X acks=all -X enable.idempotence=true \
-        "${IT_KCAT_PRODUCE_MAX[@]}" "$@"
+        "${IT_KCAT_PRODUCE_MAX[@]}" "$@" < <(it_key_lines "$file")
 }
 
 # it_consume TOPIC N TIMEOUT_S OUTFILE [kcat args...]: read TOPIC from the
@@ -172,7 +191,7 @@ it_produce_file() {
 it_consume() {
     local topic=$1 n=$2 tmo=$3 out=$4
     shift 4
-    timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t "$topic" -o beginning \
+    _it_bg timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t "$topic" -o beginning \
         -c "$n" -q -f "${IT_CONSUME_FORMAT:-%s\n}" "${IT_KCAT_CONSUME_MAX[@]}" "$@" \
         > "$out" 2> "$out.err"
     [ "$(it_count_messages "$out")" -ge "$n" ]
@@ -190,7 +209,7 @@ it_consume_meta() {
 it_consume_group() {
     local group=$1 topic=$2 n=$3 tmo=$4 out=$5
     shift 5
-    timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -G "$group" \
+    _it_bg timeout "$tmo" kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -G "$group" \
         -X auto.offset.reset=earliest -c "$n" -q -f "${IT_CONSUME_FORMAT:-%s\n}" \
         "${IT_KCAT_CONSUME_MAX[@]}" "$@" "$topic" > "$out" 2> "$out.err"
     [ "$(it_count_messages "$out")" -ge "$n" ]
