@@ -114,6 +114,7 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
 /*
  * Analyst CLI: argv[0] = "rules".
  *   rules test DIR [--cases CASEDIR]   run the case files DIR/tests/NAME.yaml against DIR
+ *   rules test CASEDIR --rules RULEDIR  the same with the cases in CASEDIR
  *   rules lint DIR                     load and report problems
  *   rules bench [DIR] [--synthetic N] [--events N] [--seed S]
  * Prints to stdout/stderr; returns the process exit status (0 ok, 1 test

@@ -758,7 +758,8 @@ static int cmd_bench(const char *dir, int synthetic, long events, uint64_t seed,
 static void usage(FILE *err)
 {
     fprintf(err,
-            "usage: riskgate rules test DIR [--cases CASEDIR]\n"
+            "usage: riskgate rules test DIR [--cases CASEDIR]   (cases in DIR/tests)\n"
+            "       riskgate rules test CASEDIR --rules RULEDIR\n"
             "       riskgate rules lint DIR\n"
             "       riskgate rules bench [DIR] [--synthetic N] [--events N] [--seed S]\n");
 }
@@ -770,7 +771,7 @@ int rg_rules_cli_run(int argc, char **argv, FILE *out, FILE *err)
         return 2;
     }
     const char *cmd = argv[1];
-    const char *dir = NULL, *cases = NULL;
+    const char *dir = NULL, *cases = NULL, *rules_dir = NULL;
     int synthetic = 0;
     long events = 1000000;
     unsigned long long seed = 1;
@@ -779,6 +780,9 @@ int rg_rules_cli_run(int argc, char **argv, FILE *out, FILE *err)
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--cases") && val) {
             cases = val;
+            i++;
+        } else if (!strcmp(a, "--rules") && val) {
+            rules_dir = val;
             i++;
         } else if (!strcmp(a, "--synthetic") && val) {
             synthetic = atoi(val);
@@ -805,7 +809,10 @@ int rg_rules_cli_run(int argc, char **argv, FILE *out, FILE *err)
             return 2;
         }
     }
-    if (!strcmp(cmd, "test") && dir)
+    /* `rules test CASEDIR --rules RULEDIR` is `rules test RULEDIR --cases CASEDIR`. */
+    if (!strcmp(cmd, "test") && dir && rules_dir && !cases)
+        return cmd_test(rules_dir, dir, out, err);
+    if (!strcmp(cmd, "test") && dir && !rules_dir)
         return cmd_test(dir, cases, out, err);
     if (!strcmp(cmd, "lint") && dir)
         return cmd_lint(dir, out, err);

@@ -127,6 +127,18 @@ static void test_failing_case_reports_differences(void **state)
                            "expected shadow_rules [] got [watch]\n"));
     assert_non_null(strstr(c.out, "2 passed, 1 failed\n"));
     capture_free(&c);
+
+    /* The same cases from another directory, both ways of saying it. */
+    char cases[128];
+    snprintf(cases, sizeof(cases), "%s/tests", g_dir);
+    const char *by_cases[] = {"rules", "test", g_dir, "--cases", cases, NULL};
+    assert_int_equal(run(&c, by_cases), 1);
+    assert_non_null(strstr(c.out, "2 passed, 1 failed\n"));
+    capture_free(&c);
+    const char *by_rules[] = {"rules", "test", cases, "--rules", g_dir, NULL};
+    assert_int_equal(run(&c, by_rules), 1);
+    assert_non_null(strstr(c.out, "2 passed, 1 failed\n"));
+    capture_free(&c);
 }
 
 static void test_case_file_errors(void **state)
