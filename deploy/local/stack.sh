@@ -333,8 +333,10 @@ format_kafka() {
     chmod u+w "$data/meta.properties"
     sed -i -e "s/^cluster\.id=.*/cluster.id=$(kraft_id)/" \
         -e "s/^directory\.id=.*/directory.id=$(kraft_id)/" "$data/meta.properties"
-    grep -q "^cluster\.id=" "$data/meta.properties" && grep -q "^directory\.id=" "$data/meta.properties" \
-        || die "unexpected meta.properties in $tmpl (delete it to re-format)"
+    if ! grep -q "^cluster\.id=" "$data/meta.properties" \
+            || ! grep -q "^directory\.id=" "$data/meta.properties"; then
+        die "unexpected meta.properties in $tmpl (delete it to re-format)"
+    fi
 }
 
 start_kafka() {
@@ -477,6 +479,7 @@ start_redis() {
     rm -f "$STACK_DIR/redis.pid"
     # Not --daemonize: like the broker, redis stays in the caller's process
     # group (killing a test run's group takes it along) and its pid is $!.
+    # shellcheck disable=SC2094  # --logfile and 2>> append to the same log
     redis-server --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no \
         --daemonize no --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis" \
         > /dev/null 2>> "$STACK_DIR/redis.log" < /dev/null &
@@ -617,7 +620,9 @@ cmd_topics() {
 need_ports() {
     abs_stack_dir
     load_ports
-    [ -n "$KAFKA_PORT" ] && [ -n "$REDIS_PORT" ] || die "no stack in $STACK_DIR (run up first)"
+    if [ -z "$KAFKA_PORT" ] || [ -z "$REDIS_PORT" ]; then
+        die "no stack in $STACK_DIR (run up first)"
+    fi
 }
 
 # ------------------------------------------------------------------ main
@@ -627,7 +632,7 @@ ENV_KAFKA_PORT=${KAFKA_PORT:-}
 ENV_CONTROLLER_PORT=${CONTROLLER_PORT:-}
 ENV_REDIS_PORT=${REDIS_PORT:-}
 unset KAFKA_PORT CONTROLLER_PORT REDIS_PORT
-ARG_KAFKA_PORT= ARG_CONTROLLER_PORT= ARG_REDIS_PORT=
+ARG_KAFKA_PORT='' ARG_CONTROLLER_PORT='' ARG_REDIS_PORT=''
 
 [ $# -ge 1 ] || usage
 CMD=$1

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - helpers for riskgate's integration test scripts (bash). Source it:
 #
 #   #!/usr/bin/env bash

@@ -7,7 +7,11 @@
 #
 #   tests/integration/test_stack.sh      # prints "ok - ..." lines, then
 #                                        # "N passed, N failed"
+
+# KAFKA_PID, REDIS_PID, RISKGATE_*: exported by it_stack_up / it_stack_env.
+# shellcheck disable=SC2153,SC2016
 set -uo pipefail
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! it_stack_up; then
@@ -34,8 +38,11 @@ for want in "$RISKGATE_TOPIC_IN ${RISKGATE_TXN_PARTITIONS:-4}" \
         it_fail "topic ${want% *} has ${want#* } partitions" "topics: $(tr '\n' ';' <<< "$topics")"
     fi
 done
-status_out=$("$IT_STACK_SH" status 2>&1)
-it_assert_eq "$?" 0 "status reports everything up"
+if status_out=$("$IT_STACK_SH" status 2>&1); then
+    it_pass "status reports everything up"
+else
+    it_fail "status reports everything up" "$(tr '\n' ';' <<< "$status_out")"
+fi
 
 # ---- 1000 keyed messages through a consumer group
 in=$IT_TMP/txn.jsonl
