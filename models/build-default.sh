@@ -62,7 +62,7 @@ cat >>models/MODEL_CARD.md <<CARD
 
 ## How this model was built
 
-\`models/build-default.sh\` (one command; about 5.5 minutes of wall time on the
+\`models/build-default.sh\` (one command; about 5 minutes of wall time on the
 shared, busy 2-core dev machine, 1.5 minutes of CPU, almost all of it in
 train.py; the metrics above are on the held-out last 20% of event time):
 
