@@ -3,8 +3,9 @@
  * the model and anomaly scores under the policy, name the step-up method
  * and write the reasons.
  *
- * DESIGN: the hot path. Matches are remembered in a bitset on the stack
- * (RG_RULES_MAX bits), reason texts are rendered straight into the
+ * DESIGN: the hot path. Each rule's guards (rules_int.h) are tested inline
+ * and its program runs only when they pass; matched rules are remembered
+ * in an index array on the stack (RG_RULES_MAX entries), reason texts are rendered straight into the
  * verdict's fixed buffers and every string in the verdict is borrowed from
  * the ruleset, so nothing here allocates: the only calls out are
  * rg_prog_eval (fixed stack), snprintf into fixed buffers and
@@ -62,15 +63,28 @@ static size_t append_num(char *out, size_t cap, size_t o, double v)
         /* Up to 4 decimals, trailing zeros dropped: enough for people. */
         long long q = llround(fabs(v) * 10000.0);
         long long ip = q / 10000, fp = q % 10000;
-        n = snprintf(b, sizeof(b), "%s%lld", v < 0 ? "-" : "", ip);
+        char t[24];
+        int k = 0;
+        n = 0;
+        if (v < 0 && q)
+            b[n++] = '-';
+        do {
+            t[k++] = (char)('0' + ip % 10);
+            ip /= 10;
+        } while (ip);
+        while (k)
+            b[n++] = t[--k];
         if (fp) {
-            char f[8] = {(char)('0' + fp / 1000), (char)('0' + fp / 100 % 10),
-                         (char)('0' + fp / 10 % 10), (char)('0' + fp % 10), 0};
-            int k = 4;
-            while (k > 0 && f[k - 1] == '0')
-                f[--k] = '\0';
-            n += snprintf(b + n, sizeof(b) - (size_t)n, ".%s", f);
+            char f[4] = {(char)('0' + fp / 1000), (char)('0' + fp / 100 % 10),
+                         (char)('0' + fp / 10 % 10), (char)('0' + fp % 10)};
+            int nf = 4;
+            while (nf > 0 && f[nf - 1] == '0')
+                nf--;
+            b[n++] = '.';
+            for (int j = 0; j < nf; j++)
+                b[n++] = f[j];
         }
+        b[n] = '\0';
     } else {
         n = snprintf(b, sizeof(b), "%.10g", v);
     }
@@ -241,8 +255,6 @@ static inline bool guards_pass(const struct rg_guard *gd, const struct rg_xctx *
     return true;
 }
 
-#define HIT(bits, i) (((bits)[(i) >> 6] >> ((i) & 63)) & 1u)
-
 int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx,
                       struct rg_verdict *v)
 {
@@ -255,9 +267,10 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
         p = &defp;
     }
     struct rg_xctx x;
-    rg_xctx_init(&x, ctx->txn, ctx->feat, ctx->score, ctx->anomaly);
-    uint64_t hit[RG_RULES_MAX / 64];
-    memset(hit, 0, sizeof(hit));
+    rg_xctx_init(&x, ctx->txn, ctx->feat, ctx->score, ctx->anomaly, rs ? rs->sf_hash_mask : 0);
+    /* Matched enforced rules, in rule order (8 KB of stack at most). */
+    uint16_t mt[RG_RULES_MAX];
+    size_t nm = 0;
     size_t n = rs ? rs->n_rules : 0;
     long forced = -1;
     bool any_forced = false; /* enforced or shadow: for shadow_decision */
@@ -271,7 +284,6 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
         const struct rg_rule *r = &rs->rules[i];
         if (rg_prog_eval(&r->prog, &x) != 1)
             continue; /* false or unknown: does not fire */
-        hit[i >> 6] |= (uint64_t)1 << (i & 63);
         if (ctx->rule_hits)
             ctx->rule_hits[i]++;
         all_dec = worst(all_dec, r->then);
@@ -285,6 +297,7 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
             }
             continue;
         }
+        mt[nm++] = (uint16_t)i;
         if (v->n_rules < RG_VERDICT_MAX_RULES)
             v->rules[v->n_rules++] = r->id;
         rules_dec = worst(rules_dec, r->then);
@@ -318,10 +331,9 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
     v->ttl_s = 0;
     if (out == RG_STEP_UP) {
         enum rg_step_up_method m = ctx->preferred;
-        for (size_t i = 0; m == RG_METHOD_NONE && i < n; i++)
-            if (HIT(hit, i) && !rs->rules[i].shadow && rs->rules[i].then == RG_STEP_UP &&
-                rs->rules[i].method != RG_METHOD_NONE)
-                m = rs->rules[i].method;
+        for (size_t k = 0; m == RG_METHOD_NONE && k < nm; k++)
+            if (rs->rules[mt[k]].then == RG_STEP_UP && rs->rules[mt[k]].method != RG_METHOD_NONE)
+                m = rs->rules[mt[k]].method;
         if (m == RG_METHOD_NONE) {
             enum rg_band b = isnan(score) || score < p->step_up_at ? RG_BAND_LOW
                            : score < p->high_at                   ? RG_BAND_MEDIUM
@@ -344,9 +356,9 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
                               rs->rules[forced].id);
         add_rule_reason(v, &rs->rules[forced], &x);
     } else {
-        for (size_t i = 0; i < n; i++)
-            if (HIT(hit, i) && !rs->rules[i].shadow && rs->rules[i].then == pre && pre != RG_ALLOW)
-                add_rule_reason(v, &rs->rules[i], &x);
+        for (size_t k = 0; k < nm && pre != RG_ALLOW; k++)
+            if (rs->rules[mt[k]].then == pre)
+                add_rule_reason(v, &rs->rules[mt[k]], &x);
     }
     if (model_dec == RG_DENY)
         add_threshold_reason(v, "model_score_deny", RG_SRC_MODEL, "score", score, "deny_at",
@@ -366,8 +378,9 @@ int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx
                               "%d failed step-ups in 24h >= escalate_method_after_failed %d: %s",
                               failed, p->escalate_method_after_failed,
                               rg_method_str(p->escalate_method));
-    for (size_t i = 0; i < n; i++) {
-        if (!HIT(hit, i) || rs->rules[i].shadow || (long)i == forced)
+    for (size_t k = 0; k < nm; k++) {
+        size_t i = mt[k];
+        if ((long)i == forced)
             continue;
         if (forced < 0 && rs->rules[i].then == pre && pre != RG_ALLOW)
             continue; /* already listed as deciding */

@@ -88,7 +88,7 @@ const char *rg_sfield_get(const struct rg_txn *txn, int f)
 }
 
 void rg_xctx_init(struct rg_xctx *x, const struct rg_txn *txn, const double *feat,
-                  double score, double anomaly)
+                  double score, double anomaly, uint32_t hash_mask)
 {
     x->txn = txn;
     x->feat = feat;
@@ -96,7 +96,7 @@ void rg_xctx_init(struct rg_xctx *x, const struct rg_txn *txn, const double *fea
     x->anomaly = anomaly;
     for (int f = 0; f < RG_SF_COUNT; f++) {
         x->sfv[f] = rg_sfield_get(txn, f);
-        x->sfh[f] = x->sfv[f] ? rg_str_hash(x->sfv[f]) : 0;
+        x->sfh[f] = x->sfv[f] && (hash_mask >> f & 1u) ? rg_str_hash(x->sfv[f]) : 0;
     }
 }
 

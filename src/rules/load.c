@@ -881,8 +881,17 @@ static int load_core(struct rfile *files, size_t n, struct rg_diags *d, struct r
     L.rs->guards = calloc(L.rs->n_rules ? L.rs->n_rules : 1, sizeof(*L.rs->guards));
     if (!L.rs->guards)
         goto fail;
-    for (size_t i = 0; i < L.rs->n_rules; i++)
-        memcpy(L.rs->guards[i], L.rs->rules[i].prog.guard, sizeof(L.rs->guards[i]));
+    for (size_t i = 0; i < L.rs->n_rules; i++) {
+        const struct rg_rule *r = &L.rs->rules[i];
+        memcpy(L.rs->guards[i], r->prog.guard, sizeof(L.rs->guards[i]));
+        for (int k = 0; k < RG_GUARDS; k++)
+            if (r->prog.guard[k].kind == RG_GUARD_SFIELD ||
+                r->prog.guard[k].kind == RG_GUARD_SFIELD_IN)
+                L.rs->sf_hash_mask |= 1u << r->prog.guard[k].slot;
+        for (size_t k = 0; k < r->prog.n; k++)
+            if (r->prog.code[k].op == RG_OP_SFIELD_IN)
+                L.rs->sf_hash_mask |= 1u << r->prog.code[k].arg;
+    }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestFinal_ex(L.md, md, &mdlen)) {

@@ -207,8 +207,9 @@ struct rg_xctx {
     uint64_t sfh[RG_SF_COUNT];
 };
 
+/* hash_mask: bit f set = fields whose hash some rule needs (others get 0). */
 void rg_xctx_init(struct rg_xctx *x, const struct rg_txn *txn, const double *feat,
-                  double score, double anomaly);
+                  double score, double anomaly, uint32_t hash_mask);
 
 /* Run a boolean program: 1 true, 0 false, 2 missing. No allocation. */
 /* FNV-1a; string lists are searched by hash first, then by text. */
@@ -255,6 +256,7 @@ struct rg_ruleset {
     char **owned_strs;
     size_t n_owned_strs;
     struct rg_guard (*guards)[RG_GUARDS]; /* n_rules copies of rules[i].prog.guard, packed */
+    uint32_t sf_hash_mask;          /* string fields whose hash guards / SFIELD_IN use */
     char version[13];
 };
 
