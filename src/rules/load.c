@@ -633,6 +633,19 @@ static void parse_reason(struct loader *L, const struct rfile *f, const struct r
 
 /* ---- rules ------------------------------------------------------------ */
 
+/* Reason codes riskgate itself writes (decide.c); a rule id must not
+ * collide with them or verdict consumers could not tell them apart. */
+static bool reserved_code(const char *id)
+{
+    static const char *const codes[] = {"forced_allow", "model_score_step_up", "model_score_deny",
+                                        "anomaly_step_up", "step_up_escalated",
+                                        "step_up_method_escalated"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strcmp(id, codes[i]) == 0)
+            return true;
+    return false;
+}
+
 static void load_rule(struct loader *L, const struct rfile *f, const struct rg_ynode *m)
 {
     if (m->type != RG_Y_MAP) {
@@ -661,6 +674,9 @@ static void load_rule(struct loader *L, const struct rfile *f, const struct rg_y
         ok = false;
     } else if (!valid_name(id, 64)) {
         at(L, f, idn, "1-64 letters, digits, _ - or .", "bad rule id '%.64s'", id);
+        ok = false;
+    } else if (reserved_code(id)) {
+        at(L, f, idn, "choose another id", "rule id '%s' is one of riskgate's own reason codes", id);
         ok = false;
     } else {
         for (size_t i = 0; i < rs->n_rules; i++)

@@ -386,6 +386,7 @@ static void test_errors_rule_keys_all_reported(void **state)
              "  - {id: c, then: step_up, method: sms, mode: shaddow, when: amount > 1}\n"
              "  - {id: 'bad id', then: allow, when: amount > 1}\n"
              "  - {id: e, then: allow, when: amount > 1, reason: 'x {user.txn_count1h} y'}\n"
+             "  - {id: forced_allow, then: allow, when: amount > 1}\n"
              "policy: {step_up_at: 0.9, deny_at: 0.5, bands: {low: otp, hihg: otp}}\n"
              "polcy: 1\n",
              &d);
@@ -396,9 +397,10 @@ static void test_errors_rule_keys_all_reported(void **state)
     assert_true(has_diag(&d, 5, 10, "bad rule id", NULL));
     assert_true(has_diag(&d, 6, 56, "unknown feature user.txn_count1h in reason",
                          "did you mean {user.txn_count_1h}?"));
-    assert_true(has_diag(&d, 7, 22, "step_up_at 0.9 is not below deny_at 0.5", NULL));
-    assert_true(has_diag(&d, 7, 59, "unknown key 'hihg' in bands", "did you mean high?"));
-    assert_true(has_diag(&d, 8, 1, "unknown key 'polcy' in rule file", "did you mean policy?"));
+    assert_true(has_diag(&d, 7, 10, "rule id 'forced_allow' is one of riskgate's own", NULL));
+    assert_true(has_diag(&d, 8, 22, "step_up_at 0.9 is not below deny_at 0.5", NULL));
+    assert_true(has_diag(&d, 8, 59, "unknown key 'hihg' in bands", "did you mean high?"));
+    assert_true(has_diag(&d, 9, 1, "unknown key 'polcy' in rule file", "did you mean policy?"));
     rg_diags_fini(&d);
 }
 
