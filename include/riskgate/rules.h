@@ -104,9 +104,16 @@ struct rg_eval_ctx {
  * (4) a step_up names a method: preferred, else the first matching step_up
  * rule's `method`, else the band method; escalate_method after failures.
  *
+ * Reason codes: a fired rule's id (source rule, detail = its rendered
+ * `reason`), "forced_allow", "step_up_escalated", "step_up_method_escalated"
+ * (source policy), "model_score_step_up", "model_score_deny",
+ * "anomaly_step_up" (source model). Strings in v are borrowed from rs (or
+ * static) and live as long as rs.
+ *
  * rs may be NULL: the built-in policy and the model/anomaly scores only.
- * Returns 0, or RG_EINVAL for a NULL ctx/txn/feat/v. Allocates nothing.
- * @locality worker threads, concurrently on one ruleset.
+ * Returns 0, or RG_EINVAL for a NULL ctx/txn/feat/v. Allocates nothing;
+ * uses about 10 KB of stack. @locality worker threads, concurrently on one
+ * ruleset.
  */
 int rg_ruleset_decide(const struct rg_ruleset *rs, const struct rg_eval_ctx *ctx,
                       struct rg_verdict *v);
