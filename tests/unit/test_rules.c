@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -717,6 +718,76 @@ static void test_reason_rendering(void **state)
     rg_ruleset_free(rs);
 }
 
+/* ---- concurrency ------------------------------------------------------ */
+
+struct worker {
+    const struct rg_ruleset *rs;
+    const struct rg_txn *txns;
+    const double *feats;
+    const enum rg_decision *want;
+    int n, mismatches;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    uint32_t hits[8] = {0};
+    for (int round = 0; round < 50; round++)
+        for (int i = 0; i < w->n; i++) {
+            struct rg_verdict v;
+            rg_verdict_reset(&v);
+            struct rg_eval_ctx ctx = {.txn = &w->txns[i], .feat = w->feats + i * RG_FEAT_COUNT,
+                                      .score = NAN, .anomaly = NAN, .rule_hits = hits};
+            rg_ruleset_decide(w->rs, &ctx, &v);
+            if (v.decision != w->want[i])
+                w->mismatches++;
+        }
+    return NULL;
+}
+
+/* Several threads deciding on one ruleset get the single-threaded answers
+ * (and give TSan something to look at). */
+static void test_decide_concurrent(void **state)
+{
+    (void)state;
+    struct rg_ruleset *rs = load_ok(DECIDE_RULES);
+    enum { N = 64, T = 4 };
+    static struct rg_txn txns[N];
+    static double feats[N * RG_FEAT_COUNT];
+    enum rg_decision want[N];
+    for (int i = 0; i < N; i++) {
+        ctx_reset();
+        g_feat[RG_FEAT_USER_TXN_COUNT_1H] = i % 25;
+        g_feat[RG_FEAT_DEVICE_DISTINCT_USERS_24H] = i % 7;
+        g_feat[RG_FEAT_USER_ACCOUNT_AGE_DAYS] = i % 3 ? NAN : 100;
+        strcpy(g_txn.country, i % 2 ? "NG" : "DE");
+        txns[i] = g_txn;
+        memcpy(feats + i * RG_FEAT_COUNT, g_feat, sizeof(g_feat));
+        struct rg_verdict v;
+        rg_verdict_reset(&v);
+        struct rg_eval_ctx ctx = {.txn = &txns[i], .feat = feats + i * RG_FEAT_COUNT,
+                                  .score = NAN, .anomaly = NAN};
+        rg_ruleset_decide(rs, &ctx, &v);
+        want[i] = v.decision;
+    }
+    struct worker w[T];
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) {
+        w[t] = (struct worker){rs, txns, feats, want, N, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, worker_run, &w[t]), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(w[t].mismatches, 0);
+    }
+    /* The grid covers all three decisions. */
+    int seen[3] = {0, 0, 0};
+    for (int i = 0; i < N; i++)
+        seen[want[i]]++;
+    assert_true(seen[RG_ALLOW] && seen[RG_STEP_UP] && seen[RG_DENY]);
+    rg_ruleset_free(rs);
+}
+
 /* ---- directories, lists, versions ----------------------------------- */
 
 static char g_dir[64];
@@ -858,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup(test_decide_shadow_never_decides, setup),
         cmocka_unit_test_setup(test_decide_without_ruleset, setup),
         cmocka_unit_test_setup(test_reason_rendering, setup),
+        cmocka_unit_test_setup(test_decide_concurrent, setup),
         cmocka_unit_test_setup(test_load_dir_lists_and_version, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
