@@ -20,7 +20,7 @@ ifeq ($(SANITIZE),)
   SANFLAGS :=
 else ifeq ($(SANITIZE),thread)
   BUILD ?= build-tsan
-  SANFLAGS := -fsanitize=thread -O1
+  SANFLAGS := -fsanitize=thread
 else
   BUILD ?= build-asan
   SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -56,8 +56,6 @@ struct rg_conf {
     int profile_ttl_days;
     int profile_cache_users;
     /* policy */
-    double step_up_at;
-    double deny_at;
     double builtin_step_up_amount;
     double builtin_deny_amount;
     int step_up_ttl_s;

@@ -71,12 +71,9 @@ static const struct conf_key g_keys[] = {
       "TTL of every profile key, refreshed on write." },
     { "profiles", "cache_users", K_INT, OFF(profile_cache_users), "200000", 0, 100000000, NULL,
       "User profiles cached per worker (write-back)." },
-    { "policy", "step_up_at", K_DOUBLE, OFF(step_up_at), "0.5", 0, 1, NULL,
-      "Model score at or above which the verdict is step_up (rules' policy block wins)." },
-    { "policy", "deny_at", K_DOUBLE, OFF(deny_at), "0.9", 0, 1, NULL,
-      "Model score at or above which the verdict is deny (rules' policy block wins)." },
     { "policy", "builtin_step_up_amount", K_DOUBLE, OFF(builtin_step_up_amount), "50", 0, 1e9, NULL,
-      "Built-in policy used when no model and no rules are loaded: step_up at or above this amount." },
+      "Built-in policy used when neither a model nor rules are loaded: step_up at or above this amount. "
+      "Model thresholds (step_up_at, deny_at) live in the rules' policy block, owned by analysts." },
     { "policy", "builtin_deny_amount", K_DOUBLE, OFF(builtin_deny_amount), "500", 0, 1e9, NULL,
       "Built-in policy: deny at or above this amount." },
     { "policy", "step_up_ttl_s", K_INT, OFF(step_up_ttl_s), "300", 10, 86400, NULL,
@@ -347,10 +344,6 @@ static void load_section(struct rg_conf *c, const char *file, const char *sectio
 
 static void check_consistency(struct rg_conf *c, const char *file, struct rg_diags *d)
 {
-    if (c->step_up_at >= c->deny_at)
-        rg_diags_add(d, file, 0, 0, NULL,
-                     "policy.step_up_at (%g) must be below policy.deny_at (%g)",
-                     c->step_up_at, c->deny_at);
     if (c->builtin_step_up_amount > c->builtin_deny_amount)
         rg_diags_add(d, file, 0, 0, NULL,
                      "policy.builtin_step_up_amount must not exceed builtin_deny_amount");

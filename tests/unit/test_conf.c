@@ -40,7 +40,7 @@ static void test_defaults_and_values(void **state)
     assert_int_equal(c->degradation, RG_DEGRADE_FAIL_CLOSED);
     assert_int_equal(c->workers, 3);
     assert_int_equal(c->explain, RG_EXPLAIN_FEATURES);
-    assert_true(c->step_up_at < c->deny_at);
+    assert_true(c->builtin_step_up_amount < c->builtin_deny_amount);
     rg_conf_free(c);
     rg_diags_fini(&d);
 }
@@ -54,7 +54,7 @@ static void test_unknown_and_bad_values_all_reported(void **state)
     const char *y = "kafka:\n  bootstrp: x:1\n"        /* line 2: typo */
                     "redis:\n  port: 70000\n"          /* line 4: out of range */
                     "engine:\n  workers: many\n"       /* line 6: not an int */
-                    "polcy:\n  deny_at: 1\n";          /* line 7: unknown section */
+                    "polcy:\n  degradation: step_up\n";          /* line 7: unknown section */
     assert_int_equal(load(y, &d, &c), RG_EPARSE);
     assert_null(c);
     assert_int_equal(d.n, 4);
@@ -111,8 +111,8 @@ static void test_inconsistent_thresholds(void **state)
     struct rg_diags d;
     rg_diags_init(&d);
     struct rg_conf *c = NULL;
-    assert_int_equal(load("policy:\n  step_up_at: 0.9\n  deny_at: 0.5\n", &d, &c), RG_EPARSE);
-    assert_non_null(strstr(d.v[0].msg, "step_up_at"));
+    assert_int_equal(load("policy:\n  builtin_step_up_amount: 90\n  builtin_deny_amount: 50\n", &d, &c), RG_EPARSE);
+    assert_non_null(strstr(d.v[0].msg, "builtin_step_up_amount"));
     rg_diags_fini(&d);
 }
 
