@@ -213,44 +213,42 @@ static void add_rule_reason(struct rg_verdict *v, const struct rg_rule *r, const
         rg_rule_render_reason(r, x, re->detail, sizeof(re->detail));
 }
 
-/* True when every guard of a rule holds (NaN compares false throughout). */
+/* True when every guard of a rule holds. Numeric guards are inclusive
+ * ranges (NaN fails both bounds, as a missing value must); the common
+ * case is tested first. */
 static inline bool guards_pass(const struct rg_guard *gd, const struct rg_xctx *x)
 {
-    for (int k = 0; k < RG_GUARDS && gd[k].kind != RG_GUARD_NONE; k++) {
+    for (int k = 0; k < RG_GUARDS; k++) {
         const struct rg_guard *g = &gd[k];
-        bool t;
-        switch (g->kind) {
-        case RG_GUARD_FEAT: {
-            double a = x->feat[g->slot], b = g->u.num;
-            switch (g->cmp) {
-            case RG_CMP_LT: t = a < b; break;
-            case RG_CMP_LE: t = a <= b; break;
-            case RG_CMP_GT: t = a > b; break;
-            case RG_CMP_GE: t = a >= b; break;
-            case RG_CMP_EQ: t = a == b; break;
-            default: t = !isnan(a) && a != b; break;
-            }
-            break;
-        }
-        case RG_GUARD_FEAT_RANGE: {
+        if (g->kind == RG_GUARD_FEAT_RANGE) {
             double a = x->feat[g->slot];
-            t = a >= g->u.num && a <= g->hi;
+            if (!(a >= g->u.num && a <= g->hi))
+                return false;
+            continue;
+        }
+        switch (g->kind) {
+        case RG_GUARD_NONE:
+            return true;
+        case RG_GUARD_FEAT: { /* != */
+            double a = x->feat[g->slot];
+            if (isnan(a) || a == g->u.num)
+                return false;
             break;
         }
         case RG_GUARD_SFIELD: {
             const char *a = x->sfv[g->slot];
-            t = a && (x->sfh[g->slot] == g->hash && strcmp(a, g->u.str) == 0) ==
-                         (g->cmp == RG_CMP_EQ);
+            if (!a || (x->sfh[g->slot] == g->hash && strcmp(a, g->u.str) == 0) !=
+                          (g->cmp == RG_CMP_EQ))
+                return false;
             break;
         }
         default: { /* RG_GUARD_SFIELD_IN */
             const char *a = x->sfv[g->slot];
-            t = a && rg_rlist_has_str(g->u.list, a, x->sfh[g->slot]);
+            if (!a || !rg_rlist_has_str(g->u.list, a, x->sfh[g->slot]))
+                return false;
             break;
         }
         }
-        if (!t)
-            return false;
     }
     return true;
 }

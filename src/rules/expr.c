@@ -1215,11 +1215,23 @@ static int guard_of(const struct xnode *nodes, int i, struct rg_guard *g)
         const struct xnode *a = &nodes[x->a], *b = &nodes[x->b];
         bool flip = a->kind == XK_NUM && b->kind == XK_FEAT;
         if ((a->kind == XK_FEAT && b->kind == XK_NUM) || flip) {
-            g->kind = RG_GUARD_FEAT;
-            g->cmp = (uint8_t)guard_cmp(x->op, flip);
+            int cmp = guard_cmp(x->op, flip);
+            double c = (flip ? a : b)->num;
             g->slot = (uint16_t)(flip ? b : a)->slot;
-            g->u.num = (flip ? a : b)->num;
-            return g->cmp == RG_CMP_GT || g->cmp == RG_CMP_GE || g->cmp == RG_CMP_EQ ? 1 : 2;
+            if (cmp == RG_CMP_NE) {
+                g->kind = RG_GUARD_FEAT;
+                g->cmp = RG_CMP_NE;
+                g->u.num = c;
+                return 2;
+            }
+            /* Every other comparison is an inclusive range; strict bounds
+             * move to the next representable double, which is exact. */
+            g->kind = RG_GUARD_FEAT_RANGE;
+            g->u.num = cmp == RG_CMP_GT ? nextafter(c, INFINITY)
+                     : cmp == RG_CMP_GE || cmp == RG_CMP_EQ ? c : -INFINITY;
+            g->hi = cmp == RG_CMP_LT ? nextafter(c, -INFINITY)
+                  : cmp == RG_CMP_LE || cmp == RG_CMP_EQ ? c : INFINITY;
+            return cmp == RG_CMP_GT || cmp == RG_CMP_GE || cmp == RG_CMP_EQ ? 1 : 2;
         }
         if (a->kind == XK_SFIELD && b->kind == XK_STR) {
             g->kind = RG_GUARD_SFIELD;

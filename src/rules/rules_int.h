@@ -146,8 +146,13 @@ struct rg_insn {
  * program only for the few rules that pass. Numeric guards are preferred:
  * thresholds on counts are usually far more selective than categories. */
 #define RG_GUARDS 2
-enum rg_guard_kind { RG_GUARD_NONE, RG_GUARD_FEAT, RG_GUARD_FEAT_RANGE, RG_GUARD_SFIELD,
-                     RG_GUARD_SFIELD_IN };
+enum rg_guard_kind {
+    RG_GUARD_NONE,
+    RG_GUARD_FEAT,          /* feature != u.num (the one comparison that is not a range) */
+    RG_GUARD_FEAT_RANGE,    /* u.num <= feature <= hi */
+    RG_GUARD_SFIELD,        /* field ==/!= u.str (cmp) */
+    RG_GUARD_SFIELD_IN,     /* field in u.list */
+};
 struct rg_rlist;
 struct rg_guard {
     uint8_t kind;
