@@ -2,10 +2,20 @@
  * mktopics.c - create Kafka topics through librdkafka's Admin API, for
  * deploy/local/stack.sh.
  *
- *   rg-mktopics BOOTSTRAP TIMEOUT_MS NAME:PARTITIONS [NAME:PARTITIONS...]
+ *   rg-mktopics [--warm] BOOTSTRAP TIMEOUT_MS NAME:PARTITIONS [NAME:PARTITIONS...]
  *
  * Exit 0 when every topic exists afterwards (created now, or already there:
  * "if not exists"), 1 when any creation failed, 2 on bad usage.
+ *
+ * --warm: afterwards, make the broker create its internal topics now rather
+ * than on a test's first use. An idempotent or transactional producer's
+ * first InitProducerId creates __transaction_state, and a consumer group's
+ * first FindCoordinator creates __consumer_offsets; meanwhile clients get
+ * "Coordinator load in progress" and retry, which shows up as warnings and
+ * as seconds of extra latency in whichever test comes first. Warming uses
+ * init_transactions (no message is written) and a committed-offsets fetch
+ * for the first topic (no offset is written). Each waits about a second
+ * for its coordinator to load, so the two run in parallel threads.
  *
  * DESIGN
  *   A stack `up` used to start one TopicCommand JVM per topic: about a CPU
@@ -19,6 +29,7 @@
  *   metadata afterwards.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +57,91 @@ static int rg_mktopics_parse(char *arg, const char **name, int *parts)
 	return 0;
 }
 
+/* a handle on BOOTSTRAP with one extra property; NULL on error (printed). */
+static rd_kafka_t *rg_mktopics_handle(rd_kafka_type_t type, const char *bootstrap,
+				      const char *key, const char *value)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		fprintf(stderr, "mktopics: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		fprintf(stderr, "mktopics: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+struct rg_mktopics_warm_arg {
+	const char *bootstrap;
+	const char *topic;
+	int timeout_ms;
+	int rc;
+};
+
+/* thread: a group's committed-offsets fetch creates __consumer_offsets. */
+static void *rg_mktopics_warm_group(void *opaque)
+{
+	struct rg_mktopics_warm_arg *arg = opaque;
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk;
+
+	arg->rc = -1;
+	rk = rg_mktopics_handle(RD_KAFKA_CONSUMER, arg->bootstrap, "group.id", "riskgate-stack-warmup");
+	if (rk == NULL)
+		return NULL;
+	parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, arg->topic, 0);
+	err = rd_kafka_committed(rk, parts, arg->timeout_ms);
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		fprintf(stderr, "mktopics: warm consumer offsets: %s\n", rd_kafka_err2str(err));
+		return NULL;
+	}
+	arg->rc = 0;
+	return NULL;
+}
+
+/* create __transaction_state (here) and __consumer_offsets (in a thread);
+ * 0 or -1 (printed). */
+static int rg_mktopics_warm(const char *bootstrap, const char *topic, int timeout_ms)
+{
+	struct rg_mktopics_warm_arg group = { bootstrap, topic, timeout_ms, -1 };
+	rd_kafka_error_t *error = NULL;
+	pthread_t thr;
+	rd_kafka_t *rk;
+	int rc = 0;
+
+	if (pthread_create(&thr, NULL, rg_mktopics_warm_group, &group) != 0) {
+		fprintf(stderr, "mktopics: pthread_create failed\n");
+		return -1;
+	}
+	rk = rg_mktopics_handle(RD_KAFKA_PRODUCER, bootstrap, "transactional.id", "riskgate-stack-warmup");
+	if (rk == NULL) {
+		rc = -1;
+	} else {
+		error = rd_kafka_init_transactions(rk, timeout_ms);
+		rd_kafka_destroy(rk);
+	}
+	if (error != NULL) {
+		fprintf(stderr, "mktopics: warm transactions: %s\n", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		rc = -1;
+	}
+	pthread_join(thr, NULL);
+	return rc == 0 && group.rc == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	char errstr[512];
@@ -61,9 +157,16 @@ int main(int argc, char **argv)
 	int n = 0, rc = 1;
 	long timeout_ms;
 	char *end;
+	int warm = 0;
+	const char *first = NULL;
 
+	if (argc > 1 && strcmp(argv[1], "--warm") == 0) {
+		warm = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 4 || argc - 3 > RG_MKTOPICS_MAX) {
-		fprintf(stderr, "usage: %s BOOTSTRAP TIMEOUT_MS NAME:PARTITIONS...\n", argv[0]);
+		fprintf(stderr, "usage: rg-mktopics [--warm] BOOTSTRAP TIMEOUT_MS NAME:PARTITIONS...\n");
 		return 2;
 	}
 	timeout_ms = strtol(argv[2], &end, 10);
@@ -86,6 +189,8 @@ int main(int argc, char **argv)
 			rc = 2;
 			goto fail;
 		}
+		if (first == NULL)
+			first = name;
 		n++;
 	}
 
@@ -142,6 +247,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mktopics: asked for %d topics, got %zu results\n", n, n_results);
 		rc = 1;
 	}
+	if (rc == 0 && warm && rg_mktopics_warm(argv[1], first, (int)timeout_ms) != 0)
+		rc = 1;
 
 fail:
 	if (ev != NULL)

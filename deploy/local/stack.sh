@@ -37,6 +37,8 @@
 #     RISKGATE_FEEDBACK_PARTITIONS                         partition counts
 #     STACK_TOPIC_TOOL     c (default: deploy/local/mktopics.c, compiled once
 #                          into .cache/bin) or jvm (Kafka's TopicCommand)
+#     STACK_WARM           1 (default): have the broker create its internal
+#                          topics during `up` (c topic tool only); 0: skip
 #     MAVEN_REPO_LOCAL     a maven.repo.local for the one-off download
 #                          (default: Maven's own, ~/.m2/repository)
 set -euo pipefail
@@ -401,7 +403,7 @@ build_mktopics() {
         command -v cc >/dev/null && pkg-config --exists rdkafka 2>/dev/null || return 1
         mkdir -p "$REPO/.cache/bin"
         # shellcheck disable=SC2046
-        cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$bin.tmp.$$" "$src" \
+        cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread -o "$bin.tmp.$$" "$src" \
             $(pkg-config --cflags --libs rdkafka) >&2 || { rm -f "$bin.tmp.$$"; return 1; }
         mv -f "$bin.tmp.$$" "$bin"
     fi
@@ -413,8 +415,12 @@ create_topics() {
     local specs=("$TOPIC_IN:$TXN_PARTITIONS" "$TOPIC_OUT:$VERDICT_PARTITIONS"
                  "$TOPIC_DLQ:1" "$TOPIC_FEEDBACK:$FEEDBACK_PARTITIONS")
     if [ "${STACK_TOPIC_TOOL:-c}" = c ] && mktopics=$(build_mktopics); then
-        # One CreateTopics request from C: milliseconds, no JVM.
-        "$mktopics" "$HOST:$KAFKA_PORT" $((READY_TIMEOUT * 1000)) "${specs[@]}" \
+        # One CreateTopics request from C: milliseconds, no JVM. --warm also
+        # has the broker create __transaction_state and __consumer_offsets
+        # now, so the first test's producer/group does not wait for them.
+        local warm=(--warm)
+        [ "${STACK_WARM:-1}" = 1 ] || warm=()
+        "$mktopics" "${warm[@]}" "$HOST:$KAFKA_PORT" $((READY_TIMEOUT * 1000)) "${specs[@]}" \
             > "$STACK_DIR/kafka/topics.log" 2>&1 \
             || { cat "$STACK_DIR/kafka/topics.log" >&2; die "creating topics failed"; }
     else
