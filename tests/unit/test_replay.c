@@ -554,6 +554,90 @@ static void test_candidate_changes(void **state)
     cJSON_Delete(r);
 }
 
+/* Ranking figures by hand with tests/data/replay/stump.json (one split:
+ * amount < 50.5 scores 0.1357, else 0.8643). Day 1: 10 users, 4 high
+ * (3 fraud); day 2: 150 users, 130 low first, then 20 high (15 fraud).
+ * fraud 18, legit 142 of which 6 score high. */
+static void test_model_figures_by_hand(void **state)
+{
+    (void)state;
+    FILE *f = fopen(P("events.jsonl"), "w"), *fb = fopen(P("feedback.jsonl"), "w");
+    assert_non_null(f);
+    assert_non_null(fb);
+    char id[16], user[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "a%d", i);
+        snprintf(user, sizeof(user), "d1u%d", i);
+        event(f, id, user, i < 4 ? 100.0 : 1.0, i * 1000);
+    }
+    for (int i = 0; i < 150; i++) {
+        snprintf(id, sizeof(id), "b%d", i);
+        snprintf(user, sizeof(user), "d2u%03d", i);
+        event(f, id, user, i >= 130 ? 100.0 : 1.0, 86400000LL + i * 1000);
+    }
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "a%d", i);
+        snprintf(user, sizeof(user), "d1u%d", i);
+        label(fb, id, user, "fraud", "s", 2 * 86400000LL + i);
+    }
+    label(fb, "a3", "d1u3", "legit", NULL, 2 * 86400000LL + 5);
+    for (int i = 130; i < 145; i++) {
+        snprintf(id, sizeof(id), "b%d", i);
+        snprintf(user, sizeof(user), "d2u%03d", i);
+        label(fb, id, user, "fraud", "s", 2 * 86400000LL + 10 + i);
+    }
+    fclose(fb);
+    const char *model = "tests/data/replay/stump.json";
+    assert_int_equal(run("--events", P("events.jsonl"), "--feedback", P("feedback.jsonl"),
+                         "--model", model, "--friction-budget", "0.05", "--report", P("rep"),
+                         NULL),
+                     0);
+    cJSON *r = read_json(P("rep/report.json"));
+    assert_int_equal((int)num_at(r, "input.fraud_events"), 18);
+    assert_int_equal((int)num_at(r, "input.legit_events"), 142);
+    assert_int_equal((int)num_at(r, "current.verdicts.step_up"), 24);
+    assert_double_equal(num_at(r, "current.verdicts.friction"), 6.0 / 142, 1e-12);
+    assert_double_equal(num_at(r, "current.verdicts.fraud_caught_share"), 1.0, 1e-12);
+    assert_double_equal(num_at(r, "detection.auc_roc"), 139.0 / 142, 1e-12);
+    assert_double_equal(num_at(r, "detection.average_precision"), 0.75, 1e-12);
+    assert_double_equal(num_at(r, "detection.precision_top_users_per_day"), 18.0 / 110, 1e-12);
+    const cJSON *days = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "detection"), "days");
+    assert_int_equal(cJSON_GetArraySize(days), 2);
+    const cJSON *d1 = find_by(days, "day", "2026-11-01"), *d2 = find_by(days, "day", "2026-11-02");
+    assert_int_equal((int)num_at(d1, "top"), 10);
+    assert_double_equal(num_at(d1, "precision"), 0.3, 1e-12);
+    assert_int_equal((int)num_at(d2, "users"), 150);
+    assert_int_equal((int)num_at(d2, "top"), 100);
+    assert_int_equal((int)num_at(d2, "fraud_users_in_top"), 15);
+    /* budget 5%: 7 of 142 legit may be flagged; the 6 high ones fit, the
+     * low ones do not: step_up_at is just above the low score */
+    double lo = num_at(r, "threshold_curve.recommended.step_up_at");
+    assert_true(lo > 0.1356 && lo < 0.1357);
+    assert_double_equal(num_at(r, "threshold_curve.recommended.friction_at_step_up"), 6.0 / 142,
+                        1e-12);
+    assert_double_equal(num_at(r, "threshold_curve.recommended.caught_at_step_up"), 1.0, 1e-12);
+    /* precision at the only threshold above it is 18/24 < 0.9: no deny_at */
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(r, "threshold_curve"), "recommended"),
+        "deny_found")));
+    assert_double_equal(num_at(r, "threshold_curve.recommended.deny_at"), 1.0, 0);
+    const cJSON *sc = find_by(cJSON_GetObjectItem(r, "scenarios"), "scenario", "s");
+    assert_int_equal((int)num_at(sc, "events"), 18);
+    assert_int_equal((int)num_at(sc, "caught"), 18);
+    cJSON_Delete(r);
+
+    /* budget 1%: only 1 legit may be flagged; even the high score flags 6 */
+    assert_int_equal(run("--events", P("events.jsonl"), "--feedback", P("feedback.jsonl"),
+                         "--model", model, "--report", P("rep1"), NULL),
+                     0);
+    r = read_json(P("rep1/report.json"));
+    double hi = num_at(r, "threshold_curve.recommended.step_up_at");
+    assert_true(hi > 0.8643 && hi < 0.8644);
+    assert_double_equal(num_at(r, "threshold_curve.recommended.friction_at_step_up"), 0, 0);
+    cJSON_Delete(r);
+}
+
 static void test_auc_ap_by_hand(void **state)
 {
     (void)state;
@@ -597,6 +681,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_candidate_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_figures_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auc_ap_by_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
     };
