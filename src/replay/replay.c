@@ -626,6 +626,11 @@ static int write_csv(struct ctx *c, const char *path)
     for (int k = 0; k < RG_FEAT_COUNT; k++)
         fprintf(f, ",%s", rg_feature_name(k));
     fputs(",label,label_ts_ms,scenario\n", f);
+    if (fflush(c->csv_tmp) != 0 || ferror(c->csv_tmp)) {
+        fprintf(stderr, "riskgate replay: temporary file: write failed\n");
+        fclose(f);
+        return RG_EIO;
+    }
     rewind(c->csv_tmp);
     char *line = NULL;
     size_t cap = 0, i = 0;
@@ -645,7 +650,7 @@ static int write_csv(struct ctx *c, const char *path)
         fputc('\n', f);
     }
     free(line);
-    int rc = i == r->n_ev ? 0 : RG_EIO;
+    int rc = i == r->n_ev && !ferror(f) ? 0 : RG_EIO;
     if (fclose(f) != 0 || rc) {
         fprintf(stderr, "riskgate replay: %s: write failed\n", path);
         return RG_EIO;
@@ -951,7 +956,8 @@ int rg_replay_main(int argc, char **argv)
     if (c->out_f) {
         FILE *f = c->out_f;
         c->out_f = NULL;
-        if (fclose(f) != 0) {
+        bool bad = ferror(f) != 0;
+        if (fclose(f) != 0 || bad) {
             fprintf(stderr, "riskgate replay: %s: write failed\n", c->o.out);
             rc = RG_EIO;
             goto fail;

@@ -1012,7 +1012,8 @@ static int write_file(const char *dir, const char *name, const char *text, const
     } else {
         write_html(f, root);
     }
-    if (fclose(f) != 0)
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad)
         return RG_EIO;
     return 0;
 }
