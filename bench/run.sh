@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# run.sh - `make bench`: riskgate's throughput and latency against a real
+# local stack (one Kafka broker, one redis-server, riskgate, all on this
+# machine), next to the I/O limit of a do-nothing consumer -> producer.
+#
+#   bench/run.sh                       defaults: 1M events, 100k users
+#   BENCH_EVENTS=200000 BENCH_USERS=20000 bench/run.sh     a quick run
+#
+# Environment (all optional):
+#   BENCH_EVENTS         events preloaded for pass-through and the max run (1000000)
+#   BENCH_USERS          user population of those events (100000)
+#   BENCH_RATE_SECONDS   length of the half-rate latency run (30)
+#   BENCH_SCALE_EVENTS   events per scaling point (200000)
+#   BENCH_SCALE_USERS    user counts of the scaling table ("10000 100000 1000000")
+#   BENCH_SCALE_WORKERS  worker counts of the scaling table ("1 2")
+#   BENCH_FEEDBACK       1: riskgate also consumes gen's feedback topics
+#                        (default 0: see "Feedback" below)
+#   BENCH_CONFIG         riskgate config (riskgate.yaml: shipped model + rules)
+#   BENCH_RESULTS_DIR    where <date>.json and <date>.png go (bench/results)
+#   BENCH_KEEP=1         keep the scratch directory (logs, raw timestamps)
+#
+# DESIGN
+#   One stack, one run, in this order:
+#   1. preload BENCH_EVENTS events with `riskgate gen` (Kafka mode, as fast
+#      as possible, Zipf-skewed users) into `transactions`;
+#   2. pass-through: bench/passthrough.c copies them to bench.passthrough
+#      with riskgate's client settings; events/s from its delivery reports;
+#   3. riskgate at the maximum rate over the same preloaded topic (fresh
+#      consumer group, empty Redis); events/s from the first verdict's
+#      CreateTime to the last; every event must have exactly one verdict
+#      (distinct event_ids == events), else FAILED and exit 1;
+#   4. riskgate at half that rate: gen --rate paces events into bench.rate
+#      while riskgate (already assigned) consumes it; latency = verdict
+#      CreateTime - event CreateTime, joined by event_id (bench/tsread.c);
+#      Redis keeps the max run's profiles (warm), riskgate's cache is cold;
+#   5. scaling: for each user count, preload BENCH_SCALE_EVENTS events into
+#      their own topic; for each worker count, a max-rate run over it with
+#      an empty Redis and its own verdict topic.
+#   Redis commands per event come from redis-server's INFO counters (before
+#   and after each run), CPU per event from /proc/PID/stat of riskgate, RSS
+#   from /proc/PID/status. bench/report.py turns the raw files into
+#   bench/results/<date>.json and .png and checks the results.
+#   Every command is printed as it runs and listed in the results.
+#
+#   Feedback: gen writes labels/settings to a feedback topic of each run
+#   (~6% of the messages). riskgate does not consume them by default:
+#   riskgate 0.1.0 dereferences a NULL Redis connection when a worker's first
+#   message is feedback for an uncached user (src/profile/store.c
+#   feedback_user: store_key() returns the key length, so `if (rc == 0)
+#   rc = conn_get(s)` never connects), which a fresh consumer group over a
+#   backlog hits. Set BENCH_FEEDBACK=1 once that is fixed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EVENTS=${BENCH_EVENTS:-1000000}
+USERS=${BENCH_USERS:-100000}
+RATE_SECONDS=${BENCH_RATE_SECONDS:-30}
+SCALE_EVENTS=${BENCH_SCALE_EVENTS:-200000}
+SCALE_USERS=${BENCH_SCALE_USERS:-10000 100000 1000000}
+SCALE_WORKERS=${BENCH_SCALE_WORKERS:-1 2}
+FEEDBACK=${BENCH_FEEDBACK:-0}
+export BENCH_CONFIG=${BENCH_CONFIG:-riskgate.yaml}
+RESULTS=${BENCH_RESULTS_DIR:-bench/results}
+STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
+BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/riskgate-bench.XXXXXX")
+export BENCH_WORK
+
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+on_exit() {
+    local rc=$?
+    bench_cleanup
+    if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+        bench_say "scratch kept: $BENCH_WORK"
+    else
+        rm -rf "$BENCH_WORK"
+    fi
+    exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for b in "$BENCH_BIN" "$BENCH_PT" "$BENCH_TSREAD"; do
+    [ -x "$b" ] || { bench_say "missing $b (run make)"; exit 1; }
+done
+for f in models/default.json models/default-anomaly.json; do
+    [ -f "$f" ] || bench_say "WARNING: $f missing; riskgate runs without it"
+done
+ls rules/*.yaml > /dev/null 2>&1 || bench_say "WARNING: no rules/*.yaml; riskgate runs without rules"
+
+T_START=$SECONDS
+bench_say "events=$EVENTS users=$USERS rate_seconds=$RATE_SECONDS scale_events=$SCALE_EVENTS" \
+    "scale_users='$SCALE_USERS' scale_workers='$SCALE_WORKERS' config=$BENCH_CONFIG work=$BENCH_WORK"
+bench_stack_up
+bench_machine "$BENCH_WORK/machine.json"
+cat > "$BENCH_WORK/params.json" <<EOF
+{"events": $EVENTS, "users": $USERS, "rate_seconds": $RATE_SECONDS, "scale_events": $SCALE_EVENTS,
+ "feedback": $FEEDBACK, "config": "$BENCH_CONFIG", "stamp": "$STAMP"}
+EOF
+
+# Topics: the same partition count as transactions/verdicts (stack.sh).
+PARTS=${RISKGATE_TXN_PARTITIONS:-4}
+specs=("bench.passthrough:$PARTS" "bench.rate:$PARTS" "bench.rate.verdicts:$PARTS" "bench.rate.fb:$PARTS")
+for u in $SCALE_USERS; do
+    specs+=("bench.scale.$u:$PARTS" "bench.scale.$u.fb:$PARTS")
+    for w in $SCALE_WORKERS; do
+        specs+=("bench.scale.$u.w$w:$PARTS")
+    done
+done
+bench_topics "${specs[@]}"
+
+# ---- 1. preload
+bench_say "[1/5] preloading $EVENTS events ($USERS users) into transactions"
+t0=$(date +%s%N)
+bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --count "$EVENTS" --users "$USERS" --seed 1 \
+    > "$BENCH_WORK/gen-main.out" 2> "$BENCH_WORK/gen-main.err"
+bench_say "  preloaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+# ---- 2. pass-through
+bench_say "[2/5] pass-through (consumer -> producer, no work)"
+bench_run "$BENCH_PT" "$BENCH_BROKERS" transactions bench.passthrough bench-passthrough "$EVENTS" 900 \
+    > "$BENCH_WORK/passthrough.json"
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.passthrough > "$BENCH_WORK/passthrough.tsv"
+bench_say "  $(cat "$BENCH_WORK/passthrough.json")"
+
+# ---- 3. riskgate at the maximum rate
+bench_say "[3/5] riskgate at the maximum rate over the preloaded $EVENTS events"
+bench_run redis-cli -p "$REDIS_PORT" FLUSHALL > /dev/null
+bench_redis_snapshot "$BENCH_WORK/max.redis0"
+# gen --count preloads feedback into risk-feedback (the config's topic).
+MAX_FB=
+[ "$FEEDBACK" = 1 ] && MAX_FB=risk-feedback
+bench_rg_start max RISKGATE_KAFKA_GROUP_ID=bench-max RISKGATE_KAFKA_TOPIC_FEEDBACK="$MAX_FB"
+bench_rg_wait max "$EVENTS"
+bench_redis_snapshot "$BENCH_WORK/max.redis1"
+bench_rg_stop
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/max.verdicts.tsv"
+MAX_EPS=$("$BENCH_PY" bench/report.py eps "$BENCH_WORK/max.verdicts.tsv")
+bench_say "  riskgate max: $MAX_EPS events/s (first to last verdict)"
+
+# ---- 4. half rate, latency
+HALF=$(( ${MAX_EPS%.*} / 2 ))
+[ "$HALF" -ge 1 ] || HALF=1
+RATE_EVENTS=$((HALF * RATE_SECONDS))
+bench_say "[4/5] riskgate at half the maximum: $HALF events/s for ${RATE_SECONDS}s (latency)"
+echo "{\"rate\": $HALF, \"events\": $RATE_EVENTS, \"feedback\": $FEEDBACK}" > "$BENCH_WORK/rate.json"
+bench_redis_snapshot "$BENCH_WORK/rate.redis0"
+RATE_FB=
+[ "$FEEDBACK" = 1 ] && RATE_FB=bench.rate.fb
+bench_rg_start rate RISKGATE_KAFKA_GROUP_ID=bench-rate RISKGATE_KAFKA_TOPIC_IN=bench.rate \
+    RISKGATE_KAFKA_TOPIC_VERDICTS=bench.rate.verdicts RISKGATE_KAFKA_TOPIC_FEEDBACK="$RATE_FB"
+bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate --feedback-topic bench.rate.fb \
+    --rate "$HALF" --duration "$RATE_SECONDS" --users "$USERS" --seed 2 \
+    > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err"
+bench_rg_wait rate "$RATE_EVENTS"
+bench_redis_snapshot "$BENCH_WORK/rate.redis1"
+bench_rg_stop
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate > "$BENCH_WORK/rate.events.tsv"
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.verdicts > "$BENCH_WORK/rate.verdicts.tsv"
+
+# ---- 5. scaling
+bench_say "[5/5] scaling: users {$SCALE_USERS} x workers {$SCALE_WORKERS}, $SCALE_EVENTS events each"
+for u in $SCALE_USERS; do
+    bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic "bench.scale.$u" \
+        --feedback-topic "bench.scale.$u.fb" --count "$SCALE_EVENTS" --users "$u" --seed 3 \
+        > "$BENCH_WORK/gen-scale-$u.out" 2> "$BENCH_WORK/gen-scale-$u.err"
+    for w in $SCALE_WORKERS; do
+        name=scale-$u-w$w
+        fb=
+        [ "$FEEDBACK" = 1 ] && fb=bench.scale.$u.fb
+        bench_say "  $name"
+        bench_run redis-cli -p "$REDIS_PORT" FLUSHALL > /dev/null
+        bench_redis_snapshot "$BENCH_WORK/$name.redis0"
+        bench_rg_start "$name" RISKGATE_KAFKA_GROUP_ID="bench-$name" RISKGATE_ENGINE_WORKERS="$w" \
+            RISKGATE_KAFKA_TOPIC_IN="bench.scale.$u" RISKGATE_KAFKA_TOPIC_VERDICTS="bench.scale.$u.w$w" \
+            RISKGATE_KAFKA_TOPIC_FEEDBACK="$fb"
+        bench_rg_wait "$name" "$SCALE_EVENTS"
+        bench_redis_snapshot "$BENCH_WORK/$name.redis1"
+        bench_rg_stop
+        bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" "bench.scale.$u.w$w" > "$BENCH_WORK/$name.verdicts.tsv"
+        echo "{\"users\": $u, \"workers\": $w, \"events\": $SCALE_EVENTS}" > "$BENCH_WORK/$name.json"
+    done
+done
+
+echo "$(( SECONDS - T_START ))" > "$BENCH_WORK/elapsed_s"
+mkdir -p "$RESULTS"
+bench_run "$BENCH_PY" bench/report.py bench "$BENCH_WORK" "$RESULTS/$STAMP"
