@@ -67,9 +67,11 @@
       "1 when the event's device is not among the user's recent devices; missing without "      \
       "a device_id.")                                                                            \
     X(DEVICE_DISTINCT_USERS_24H, "device.distinct_users_24h", "24h", "approx", "device profile", \
-      "Distinct users seen on this device in the last 24 hours (HyperLogLog in Redis).")         \
+      "Distinct users seen on this device in the last 24 hours; exact up to 32 "        \
+      "(a bounded set in Redis), saturating at 32.")         \
     X(DEVICE_DISTINCT_USERS_30D, "device.distinct_users_30d", "30d", "approx", "device profile", \
-      "Distinct users seen on this device in the last 30 days (HyperLogLog in Redis).")          \
+      "Distinct users seen on this device in the last 30 days; exact up to 32 "         \
+      "(a bounded set in Redis), saturating at 32.")          \
     X(MERCHANT_TXN_COUNT_1H, "merchant.txn_count_1h", "1h", "exact", "merchant profile",         \
       "Events at this merchant in the last hour (per-minute buckets).")                          \
     X(MERCHANT_FRAUD_RATE_30D, "merchant.fraud_rate_30d", "30d", "approx", "merchant profile",   \
@@ -77,7 +79,8 @@
     X(MERCHANT_FRAUD_COUNT_7D, "merchant.fraud_count_7d", "7d", "exact", "merchant profile",     \
       "Fraud labels for this merchant's events received in the last 7 days.")                    \
     X(IP_DISTINCT_USERS_24H, "ip.distinct_users_24h", "24h", "approx", "ip profile",             \
-      "Distinct users seen from this IP in the last 24 hours (HyperLogLog in Redis).")
+      "Distinct users seen from this IP in the last 24 hours; exact up to 32 "          \
+      "(a bounded set in Redis), saturating at 32.")
 
 enum rg_feature_slot {
 #define RG_FEAT_ENUM(id, name, win, exact, cost, def) RG_FEAT_##id,
