@@ -9,34 +9,52 @@
  * passing case means the engine decides the same way. Case files get the
  * same diagnostics as rule files (file:line:col, did-you-mean). Output is
  * written to caller-given streams so tests can capture it.
+ *
+ * History: a case may instead describe the profile state the way it
+ * arises, as a `history:` of earlier events and feedback records. They are
+ * replayed through the real profile code (an in-memory struct
+ * rg_profile_store private to the case, the fake clock set to each
+ * record's ts, as `riskgate replay` does), and the case's event then gets
+ * its features and user context from rg_profile_process_batch() exactly as
+ * `riskgate run` computes them (point in time: before the event's own
+ * update). Explicit `features:`, `preferred_method:` and
+ * `failed_step_ups_24h:` still win over what the store says, so a case can
+ * pin one value while the rest comes from the sequence. History records
+ * are sorted by ts (file order for equal ts), and all of them come before
+ * the case's event; a record later than the event is a case error, because
+ * the event could not have seen it. A history event may carry its own
+ * `expect:`, which is checked against its decision at that point in time.
+ *
+ * Models: `model:` / `anomaly_model:` name model files (relative to the
+ * case file) that score the case's final feature vector, instead of an
+ * explicit `score:` / `anomaly:`.
  */
 #include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "riskgate/clock.h"
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
+#include "riskgate/model.h"
+#include "riskgate/profile.h"
 #include "rules_int.h"
 
 #define CASE_MAX_IDS 32
+#define CASE_MAX_HISTORY 256
 
-struct rcase {
-    char name[160];
-    const char *file;
-    int line, col;
-    struct rg_txn txn;
-    double feat[RG_FEAT_COUNT];
-    double score, anomaly;
-    enum rg_step_up_method preferred;
-    int failed;
-    int want_decision;              /* enum rg_decision */
+/* What a case (or one history event) expects of its verdict. */
+struct rexpect {
+    int decision;                   /* enum rg_decision; -1 when not given */
     bool has_rules, has_shadow, has_method, has_shadow_decision;
     const char *rules[CASE_MAX_IDS];
     int n_rules;
@@ -44,6 +62,40 @@ struct rcase {
     int n_shadow;
     enum rg_step_up_method method;
     int shadow_decision;
+};
+
+enum hkind { HIST_EVENT, HIST_FEEDBACK };
+
+/* One history record. Strings are borrowed from the case file's tree. */
+struct hrec {
+    enum hkind kind;
+    int idx;                        /* position in the list (ties keep file order) */
+    int line, col;
+    int64_t ts;
+    struct rg_txn txn;              /* HIST_EVENT */
+    const struct rg_ynode *fb;      /* HIST_FEEDBACK: the record's mapping */
+    const char *fb_user;            /* HIST_FEEDBACK: user_id when the record has none */
+    bool has_expect;
+    struct rexpect exp;
+};
+
+struct rcase {
+    char name[160];
+    const char *file;
+    int line, col;
+    struct rg_txn txn;
+    bool has_ts;
+    double feat[RG_FEAT_COUNT];
+    bool feat_given[RG_FEAT_COUNT]; /* explicit in `features:` (wins over history) */
+    double score, anomaly;
+    struct rg_model *model, *anomaly_model; /* owned; NULL when not given */
+    enum rg_step_up_method preferred;
+    bool has_preferred, has_failed;
+    int failed;
+    struct rexpect exp;
+    bool has_history;
+    int n_hist;
+    struct hrec hist[CASE_MAX_HISTORY]; /* sorted by (ts, idx) once loaded */
 };
 
 static void cerr(struct rg_diags *d, const char *file, const struct rg_ynode *n, const char *hint,
@@ -132,27 +184,35 @@ static bool parse_ts(const struct rg_ynode *v, int64_t *out)
     return true;
 }
 
+static const char *const event_keys[] = {"event_id", "user_id", "amount", "currency", "ts",
+                                         "merchant_id", "merchant_category", "channel",
+                                         "device_id", "ip", "country", "lat", "lon",
+                                         "card_token", "auth_method"};
+#define N_EVENT_KEYS (sizeof(event_keys) / sizeof(event_keys[0]))
+
+/* An event mapping into t. def_id / def_user fill event_id / user_id when
+ * the mapping has none; where names the mapping in messages. *has_ts tells
+ * whether a valid ts was given. */
 static void load_event(struct rg_diags *d, const char *file, const struct rg_ynode *ev,
-                       struct rcase *c)
+                       struct rg_txn *t, const char *def_id, const char *def_user,
+                       const char *where, bool *has_ts)
 {
-    static const char *const keys[] = {"event_id", "user_id", "amount", "currency", "ts",
-                                       "merchant_id", "merchant_category", "channel",
-                                       "device_id", "ip", "country", "lat", "lon",
-                                       "card_token", "auth_method"};
-    const size_t nk = sizeof(keys) / sizeof(keys[0]);
-    struct rg_txn *t = &c->txn;
-    snprintf(t->event_id, sizeof(t->event_id), "case");
-    snprintf(t->user_id, sizeof(t->user_id), "case-user");
+    *has_ts = false;
+    snprintf(t->event_id, sizeof(t->event_id), "%s", def_id);
+    snprintf(t->user_id, sizeof(t->user_id), "%s", def_user);
     snprintf(t->currency, sizeof(t->currency), "USD");
+    t->offset = -1; /* no Kafka offset: the profile store always applies it */
+    t->kafka_ts_ms = -1;
     if (ev->type != RG_Y_MAP) {
-        cerr(d, file, ev, "event: { amount: 1.5, currency: EUR, ... }", "'event' must be a mapping");
+        cerr(d, file, ev, "event: { amount: 1.5, currency: EUR, ... }", "'%s' must be a mapping",
+             where);
         return;
     }
     bool has_amount = false, lat = false, lon = false;
     for (size_t i = 0; i + 1 < ev->n; i += 2) {
         const struct rg_ynode *k = ev->items[i], *v = ev->items[i + 1];
-        if (k->type != RG_Y_SCALAR || !in_keys(k->str, keys, nk)) {
-            unknown_key(d, file, k, "event", keys, nk);
+        if (k->type != RG_Y_SCALAR || !in_keys(k->str, event_keys, N_EVENT_KEYS)) {
+            unknown_key(d, file, k, where, event_keys, N_EVENT_KEYS);
             continue;
         }
         const char *key = k->str;
@@ -165,8 +225,7 @@ static void load_event(struct rg_diags *d, const char *file, const struct rg_yno
                 cerr(d, file, v, "epoch milliseconds or 2024-05-01T12:30:00Z",
                      "'ts' is not a timestamp");
             else
-                c->feat[RG_FEAT_HOUR_OF_DAY] =
-                    (double)((((t->ts_ms / 1000) % 86400) + 86400) % 86400 / 3600);
+                *has_ts = true;
         } else if (strcmp(key, "lat") == 0 || strcmp(key, "lon") == 0) {
             double x;
             if (rg_ynode_double(v, &x) != 0)
@@ -201,8 +260,7 @@ static void load_event(struct rg_diags *d, const char *file, const struct rg_yno
     if (lat && lon)
         t->has |= RG_HAS_GEO;
     if (!has_amount)
-        cerr(d, file, ev, "add amount: 1.99", "the event has no amount");
-    c->feat[RG_FEAT_AMOUNT] = t->amount;
+        cerr(d, file, ev, "add amount: 1.99", "the %s has no amount", where);
 }
 
 static void load_features(struct rg_diags *d, const char *file, const struct rg_ynode *m,
@@ -227,12 +285,15 @@ static void load_features(struct rg_diags *d, const char *file, const struct rg_
             continue;
         }
         double x;
-        if (v->type == RG_Y_SCALAR && !v->quoted && strcmp(v->str, "missing") == 0)
+        if (v->type == RG_Y_SCALAR && !v->quoted && strcmp(v->str, "missing") == 0) {
             c->feat[slot] = NAN;
-        else if (rg_ynode_double(v, &x) == 0)
+            c->feat_given[slot] = true;
+        } else if (rg_ynode_double(v, &x) == 0) {
             c->feat[slot] = x;
-        else
+            c->feat_given[slot] = true;
+        } else {
             cerr(d, file, v, "a number, or missing", "feature %s must be a number", k->str);
+        }
     }
 }
 
@@ -272,10 +333,12 @@ static int want_decision(struct rg_diags *d, const char *file, const struct rg_y
 }
 
 static void load_expect(struct rg_diags *d, const char *file, const struct rg_ynode *m,
-                        struct rcase *c)
+                        struct rexpect *e)
 {
     static const char *const keys[] = {"decision", "rules", "method", "shadow_rules",
                                        "shadow_decision"};
+    memset(e, 0, sizeof(*e));
+    e->decision = -1;
     if (m->type != RG_Y_MAP) {
         cerr(d, file, m, "expect: { decision: deny }", "'expect' must be a mapping");
         return;
@@ -287,42 +350,248 @@ static void load_expect(struct rg_diags *d, const char *file, const struct rg_yn
     if (!(v = rg_ymap_get(m, "decision")))
         cerr(d, file, m, "expect: { decision: allow | step_up | deny }", "expect has no decision");
     else
-        c->want_decision = want_decision(d, file, v);
+        e->decision = want_decision(d, file, v);
     if ((v = rg_ymap_get(m, "rules"))) {
-        c->has_rules = true;
-        c->n_rules = load_ids(d, file, v, c->rules, "rules");
+        e->has_rules = true;
+        e->n_rules = load_ids(d, file, v, e->rules, "rules");
     }
     if ((v = rg_ymap_get(m, "shadow_rules"))) {
-        c->has_shadow = true;
-        c->n_shadow = load_ids(d, file, v, c->shadow, "shadow_rules");
+        e->has_shadow = true;
+        e->n_shadow = load_ids(d, file, v, e->shadow, "shadow_rules");
     }
     if ((v = rg_ymap_get(m, "shadow_decision"))) {
-        c->has_shadow_decision = true;
-        c->shadow_decision = want_decision(d, file, v);
+        e->has_shadow_decision = true;
+        e->shadow_decision = want_decision(d, file, v);
     }
     if ((v = rg_ymap_get(m, "method"))) {
-        c->has_method = true;
-        c->method = v->type == RG_Y_SCALAR ? (strcmp(v->str, "none") == 0 ? RG_METHOD_NONE
+        e->has_method = true;
+        e->method = v->type == RG_Y_SCALAR ? (strcmp(v->str, "none") == 0 ? RG_METHOD_NONE
                                                                           : rg_method_parse(v->str))
                                            : RG_METHOD_NONE;
-        if (c->method == RG_METHOD_NONE && !(v->type == RG_Y_SCALAR && !strcmp(v->str, "none")))
+        if (e->method == RG_METHOD_NONE && !(v->type == RG_Y_SCALAR && !strcmp(v->str, "none")))
             cerr(d, file, v, "otp, biometric, password or none", "unknown step-up method");
     }
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+/* Feedback fields (the risk-feedback contract, ../shared/BRIEF.md) and which
+ * feedback type may carry which: bit 0 label, bit 1 auth_result, bit 2
+ * settings. Required ones are checked per type below. */
+static const char *const fb_keys[] = {"type", "ts", "user_id", "event_id", "merchant_id",
+                                      "device_id", "label", "method", "result",
+                                      "step_up_method"};
+static const unsigned fb_key_types[] = {7, 7, 7, 3, 1, 1, 1, 2, 2, 4};
+#define N_FB_KEYS (sizeof(fb_keys) / sizeof(fb_keys[0]))
+
+static void load_feedback(struct rg_diags *d, const char *file, const struct rg_ynode *m,
+                          struct hrec *h, bool *has_ts)
+{
+    static const char *const types[] = {"label", "auth_result", "settings"};
+    *has_ts = false;
+    if (m->type != RG_Y_MAP) {
+        cerr(d, file, m, "feedback: {type: label, event_id: e1, label: fraud, ts: ...}",
+             "'feedback' must be a mapping");
+        return;
+    }
+    h->fb = m;
+    const struct rg_ynode *tv = rg_ymap_get(m, "type");
+    int type = -1;
+    if (!tv) {
+        cerr(d, file, m, "type: label, auth_result or settings", "the feedback has no type");
+    } else {
+        for (int i = 0; i < 3 && tv->type == RG_Y_SCALAR; i++)
+            if (strcmp(tv->str, types[i]) == 0)
+                type = i;
+        if (type < 0) {
+            const char *dm = tv->type == RG_Y_SCALAR ? rg_did_you_mean(tv->str, types, 3) : NULL;
+            char hint[160];
+            snprintf(hint, sizeof(hint), "%s%s%s", dm ? "did you mean " : "",
+                     dm ? dm : "label, auth_result or settings", dm ? "?" : "");
+            cerr(d, file, tv, hint, "unknown feedback type '%s'",
+                 tv->type == RG_Y_SCALAR ? tv->str : "?");
+        }
+    }
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        const struct rg_ynode *k = m->items[i], *v = m->items[i + 1];
+        size_t j = 0;
+        while (j < N_FB_KEYS && !(k->type == RG_Y_SCALAR && strcmp(k->str, fb_keys[j]) == 0))
+            j++;
+        if (j == N_FB_KEYS) {
+            unknown_key(d, file, k, "feedback", fb_keys, N_FB_KEYS);
+            continue;
+        }
+        if (type >= 0 && !(fb_key_types[j] & (1u << type)))
+            cerr(d, file, k, NULL, "'%s' is not a field of %s feedback", k->str, types[type]);
+        if (v->type != RG_Y_SCALAR)
+            cerr(d, file, v, NULL, "'%s' must be a single value", k->str);
+        else if (j == 1 && !parse_ts(v, &h->ts))
+            cerr(d, file, v, "epoch milliseconds or 2024-05-01T12:30:00Z",
+                 "'ts' is not a timestamp");
+        else if (j == 1)
+            *has_ts = true;
+        else if (v->len == 0 || v->len > RG_ID_MAX)
+            cerr(d, file, v, NULL, "'%s' must be 1 to %d bytes", k->str, RG_ID_MAX);
+    }
+    /* Required fields and allowed values, per type. */
+    struct { int type; const char *key; const char *const *vals; size_t n; const char *hint; } req[] = {
+        {0, "event_id", NULL, 0, "the event_id of the labelled event"},
+        {0, "label", (const char *const[]){"fraud", "legit"}, 2, "fraud or legit"},
+        {1, "event_id", NULL, 0, "the event_id of the stepped-up event"},
+        {1, "result", (const char *const[]){"passed", "failed", "abandoned"}, 3,
+         "passed, failed or abandoned"},
+        {1, "method", (const char *const[]){"otp", "biometric", "password"}, 3, NULL},
+        {2, "step_up_method", (const char *const[]){"otp", "biometric", "password"}, 3,
+         "otp, biometric or password"},
+    };
+    for (size_t i = 0; type >= 0 && i < sizeof(req) / sizeof(req[0]); i++) {
+        if (req[i].type != type)
+            continue;
+        const struct rg_ynode *v = rg_ymap_get(m, req[i].key);
+        if (!v) {
+            if (req[i].hint) /* optional when it has no hint */
+                cerr(d, file, m, req[i].hint, "%s feedback has no %s", types[type], req[i].key);
+            continue;
+        }
+        if (v->type != RG_Y_SCALAR || !req[i].vals)
+            continue;
+        if (!in_keys(v->str, req[i].vals, req[i].n))
+            cerr(d, file, v, req[i].hint ? req[i].hint : "otp, biometric or password",
+                 "'%s' cannot be '%s'", req[i].key, v->str);
+    }
+}
+
+static void load_history(struct rg_diags *d, const char *file, const struct rg_ynode *seq,
+                         struct rcase *c)
+{
+    static const char *const wrap_keys[] = {"event", "expect"};
+    static const char *const forms[] = {"event", "feedback"};
+    if (seq->type != RG_Y_SEQ) {
+        cerr(d, file, seq, "history: [ {amount: 1, ts: ...}, {feedback: {type: label, ...}} ]",
+             "'history' must be a list of events and feedback records");
+        return;
+    }
+    c->has_history = true;
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct rg_ynode *it = seq->items[i];
+        if (c->n_hist == CASE_MAX_HISTORY) {
+            cerr(d, file, it, "split the case", "more than %d history records", CASE_MAX_HISTORY);
+            break;
+        }
+        struct hrec *h = &c->hist[c->n_hist];
+        memset(h, 0, sizeof(*h));
+        h->idx = (int)i;
+        h->line = it->line;
+        h->col = it->col;
+        if (it->type != RG_Y_MAP) {
+            cerr(d, file, it, "- {amount: 1.5, ts: ...} or - {feedback: {type: label, ...}}",
+                 "a history record must be a mapping");
+            continue;
+        }
+        const struct rg_ynode *fb = rg_ymap_get(it, "feedback"), *ev = rg_ymap_get(it, "event");
+        bool has_ts = false;
+        char def_id[24];
+        snprintf(def_id, sizeof(def_id), "h%zu", i + 1);
+        if (fb) {
+            h->kind = HIST_FEEDBACK;
+            h->fb_user = c->txn.user_id;
+            for (size_t k = 0; k + 1 < it->n; k += 2)
+                if (it->items[k]->type != RG_Y_SCALAR || strcmp(it->items[k]->str, "feedback"))
+                    unknown_key(d, file, it->items[k], "a feedback record", forms + 1, 1);
+            load_feedback(d, file, fb, h, &has_ts);
+        } else if (ev) {
+            h->kind = HIST_EVENT;
+            for (size_t k = 0; k + 1 < it->n; k += 2)
+                if (it->items[k]->type != RG_Y_SCALAR || !in_keys(it->items[k]->str, wrap_keys, 2))
+                    unknown_key(d, file, it->items[k], "a history record", wrap_keys, 2);
+            load_event(d, file, ev, &h->txn, def_id, c->txn.user_id, "history event", &has_ts);
+            const struct rg_ynode *ex = rg_ymap_get(it, "expect");
+            if (ex) {
+                h->has_expect = true;
+                load_expect(d, file, ex, &h->exp);
+            }
+        } else if (it->n == 2 && it->items[0]->type == RG_Y_SCALAR &&
+                   it->items[1]->type == RG_Y_MAP &&
+                   !in_keys(it->items[0]->str, event_keys, N_EVENT_KEYS)) {
+            /* `- {feedbak: {...}}`: a misspelt record form, not an event. */
+            unknown_key(d, file, it->items[0], "a history record", forms, 2);
+            continue;
+        } else {
+            h->kind = HIST_EVENT;
+            load_event(d, file, it, &h->txn, def_id, c->txn.user_id, "history event", &has_ts);
+        }
+        if (has_ts)
+            h->ts = h->kind == HIST_EVENT ? h->txn.ts_ms : h->ts;
+        else
+            cerr(d, file, it, "ts: 2024-05-01T12:00:00Z", "a history record needs a ts");
+        c->n_hist++;
+    }
+}
+
+static int cmp_hist(const void *a, const void *b)
+{
+    const struct hrec *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->idx - y->idx;
+}
+
+/* Load the model file named by v (relative to the case file) into *out. */
+static void load_case_model(struct rg_diags *d, const char *file, const struct rg_ynode *v,
+                            enum rg_model_kind want, struct rg_model **out)
+{
+    if (v->type != RG_Y_SCALAR || v->len == 0) {
+        cerr(d, file, v, "model: ../models/candidate.json", "a model is a file name");
+        return;
+    }
+    char path[8192];
+    const char *slash = strrchr(file, '/');
+    if (v->str[0] == '/' || !slash)
+        snprintf(path, sizeof(path), "%s", v->str);
+    else
+        snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - file), file, v->str);
+    size_t e0 = d->n;
+    int rc = rg_model_load_file(path, d, out);
+    if (rc != 0) {
+        if (d->n == e0)
+            cerr(d, file, v, "paths are relative to the case file", "cannot load model %s: %s",
+                 path, rg_err_str(rc));
+        else
+            cerr(d, file, v, NULL, "model %s has problems (above)", path);
+        *out = NULL;
+        return;
+    }
+    if (rg_model_kind(*out) != want) {
+        cerr(d, file, v, want == RG_MODEL_GBDT_PROB ? "use anomaly_model: for it" : "use model:",
+             "%s is %s model", path,
+             want == RG_MODEL_GBDT_PROB ? "an anomaly (isolation forest)" : "a fraud-score");
+        rg_model_free(*out);
+        *out = NULL;
+    }
+}
+
+static void case_fini(struct rcase *c)
+{
+    rg_model_free(c->model);
+    rg_model_free(c->anomaly_model);
+    c->model = c->anomaly_model = NULL;
 }
 
 static void load_case(struct rg_diags *d, const char *file, const struct rg_ynode *m,
                       struct rcase *c)
 {
-    static const char *const keys[] = {"name", "event", "features", "score", "anomaly",
-                                       "preferred_method", "failed_step_ups_24h", "expect"};
+    static const char *const keys[] = {"name", "event", "history", "features", "score",
+                                       "anomaly", "model", "anomaly_model", "preferred_method",
+                                       "failed_step_ups_24h", "expect"};
     const size_t nk = sizeof(keys) / sizeof(keys[0]);
-    memset(c, 0, sizeof(*c));
+    /* Only the fixed part: the history array is filled as far as it is used. */
+    memset(c, 0, offsetof(struct rcase, hist));
     c->file = file;
     c->line = m->line;
     c->col = m->col;
     c->score = NAN;
     c->anomaly = NAN;
-    c->want_decision = -1;
+    c->exp.decision = -1;
     for (int i = 0; i < RG_FEAT_COUNT; i++)
         c->feat[i] = NAN;
     if (m->type != RG_Y_MAP) {
@@ -337,10 +606,29 @@ static void load_case(struct rg_diags *d, const char *file, const struct rg_ynod
         snprintf(c->name, sizeof(c->name), "%s", v->str);
     else
         snprintf(c->name, sizeof(c->name), "%.120s:%d", file, m->line);
-    if ((v = rg_ymap_get(m, "event")))
-        load_event(d, file, v, c);
-    else
+    if ((v = rg_ymap_get(m, "event"))) {
+        load_event(d, file, v, &c->txn, "case", "case-user", "event", &c->has_ts);
+        c->feat[RG_FEAT_AMOUNT] = c->txn.amount;
+        if (c->has_ts)
+            c->feat[RG_FEAT_HOUR_OF_DAY] =
+                (double)((((c->txn.ts_ms / 1000) % 86400) + 86400) % 86400 / 3600);
+    } else {
         cerr(d, file, m, "event: { amount: 1.5, ... }", "case '%s' has no event", c->name);
+    }
+    if ((v = rg_ymap_get(m, "history"))) {
+        size_t e0 = d->n;
+        load_history(d, file, v, c);
+        if (!c->has_ts && rg_ymap_get(m, "event"))
+            cerr(d, file, rg_ymap_get(m, "event"), "add ts: to the event",
+                 "with a history, the event needs a ts");
+        else if (d->n == e0)
+            for (int i = 0; i < c->n_hist; i++)
+                if (c->hist[i].ts > c->txn.ts_ms)
+                    rg_diags_add(d, file, c->hist[i].line, c->hist[i].col,
+                                 "history comes before the event",
+                                 "history record is later than the case's event");
+        qsort(c->hist, (size_t)c->n_hist, sizeof(c->hist[0]), cmp_hist);
+    }
     if ((v = rg_ymap_get(m, "features")))
         load_features(d, file, v, c);
     if ((v = rg_ymap_get(m, "score")) && (rg_ynode_double(v, &c->score) != 0 || c->score < 0 ||
@@ -349,20 +637,34 @@ static void load_case(struct rg_diags *d, const char *file, const struct rg_ynod
     if ((v = rg_ymap_get(m, "anomaly")) &&
         (rg_ynode_double(v, &c->anomaly) != 0 || c->anomaly < 0 || c->anomaly > 1))
         cerr(d, file, v, NULL, "'anomaly' must be a number from 0 to 1");
+    if ((v = rg_ymap_get(m, "model"))) {
+        if (rg_ymap_get(m, "score"))
+            cerr(d, file, v, "remove one of them", "a case gives either score or model");
+        else
+            load_case_model(d, file, v, RG_MODEL_GBDT_PROB, &c->model);
+    }
+    if ((v = rg_ymap_get(m, "anomaly_model"))) {
+        if (rg_ymap_get(m, "anomaly"))
+            cerr(d, file, v, "remove one of them", "a case gives either anomaly or anomaly_model");
+        else
+            load_case_model(d, file, v, RG_MODEL_IFOREST, &c->anomaly_model);
+    }
     if ((v = rg_ymap_get(m, "preferred_method"))) {
+        c->has_preferred = true;
         c->preferred = v->type == RG_Y_SCALAR ? rg_method_parse(v->str) : RG_METHOD_NONE;
         if (c->preferred == RG_METHOD_NONE)
             cerr(d, file, v, "otp, biometric or password", "unknown step-up method");
     }
     long long fl;
     if ((v = rg_ymap_get(m, "failed_step_ups_24h"))) {
+        c->has_failed = true;
         if (rg_ynode_long(v, &fl) != 0 || fl < 0 || fl > 1000000)
             cerr(d, file, v, NULL, "'failed_step_ups_24h' must be a whole number >= 0");
         else
             c->failed = (int)fl;
     }
     if ((v = rg_ymap_get(m, "expect")))
-        load_expect(d, file, v, c);
+        load_expect(d, file, v, &c->exp);
     else
         cerr(d, file, m, "expect: { decision: allow }", "case '%s' has no expect", c->name);
 }
@@ -391,62 +693,202 @@ static bool same_set(const char *const *a, int na, const char *const *b, int nb)
     return true;
 }
 
-/* Run one case; print PASS/FAIL. Returns true when it passed. */
-static bool run_case(const struct rg_ruleset *rs, const struct rcase *c, FILE *out)
+/* A growing "; "-separated list of differences. */
+struct why {
+    char buf[2048];
+    size_t o;
+};
+
+static void why_add(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void why_add(struct why *w, const char *fmt, ...)
 {
-    struct rg_verdict v;
-    rg_verdict_reset(&v);
-    struct rg_eval_ctx ctx = {.txn = &c->txn, .feat = c->feat, .score = c->score,
-                              .anomaly = c->anomaly, .preferred = c->preferred,
-                              .failed_step_ups_24h = c->failed};
-    rg_ruleset_decide(rs, &ctx, &v);
-    char why[1200];
-    size_t o = 0;
-    why[0] = '\0';
-#define WHY(...)                                                                     \
-    do {                                                                             \
-        if (o < sizeof(why))                                                         \
-            o += (size_t)snprintf(why + o, sizeof(why) - o, "%s", o ? "; " : "");    \
-        if (o < sizeof(why))                                                         \
-            o += (size_t)snprintf(why + o, sizeof(why) - o, __VA_ARGS__);            \
-    } while (0)
-    if ((int)v.decision != c->want_decision)
-        WHY("expected decision %s, got %s", rg_decision_str(c->want_decision),
-            rg_decision_str(v.decision));
-    if (c->has_rules && !same_set(c->rules, c->n_rules, v.rules, v.n_rules)) {
-        char a[400], b[400];
-        fmt_ids(a, sizeof(a), c->rules, c->n_rules);
-        fmt_ids(b, sizeof(b), v.rules, v.n_rules);
-        WHY("expected rules %s got %s", a, b);
+    if (w->o < sizeof(w->buf))
+        w->o += (size_t)snprintf(w->buf + w->o, sizeof(w->buf) - w->o, "%s", w->o ? "; " : "");
+    if (w->o < sizeof(w->buf)) {
+        va_list ap;
+        va_start(ap, fmt);
+        w->o += (size_t)vsnprintf(w->buf + w->o, sizeof(w->buf) - w->o, fmt, ap);
+        va_end(ap);
     }
-    if (c->has_shadow) {
+}
+
+/* Compare v with e; each difference goes to w, prefixed with who ("" for
+ * the case's own event). */
+static void check_expect(const struct rexpect *e, const struct rg_verdict *v, const char *who,
+                         struct why *w)
+{
+    if ((int)v->decision != e->decision)
+        why_add(w, "%sexpected decision %s, got %s", who, rg_decision_str(e->decision),
+                rg_decision_str(v->decision));
+    if (e->has_rules && !same_set(e->rules, e->n_rules, v->rules, v->n_rules)) {
+        char a[400], b[400];
+        fmt_ids(a, sizeof(a), e->rules, e->n_rules);
+        fmt_ids(b, sizeof(b), v->rules, v->n_rules);
+        why_add(w, "%sexpected rules %s got %s", who, a, b);
+    }
+    if (e->has_shadow) {
         const char *got[RG_VERDICT_MAX_SHADOW];
-        for (int i = 0; i < v.n_shadow; i++)
-            got[i] = v.shadow[i].rule_id;
-        if (!same_set(c->shadow, c->n_shadow, got, v.n_shadow)) {
+        for (int i = 0; i < v->n_shadow; i++)
+            got[i] = v->shadow[i].rule_id;
+        if (!same_set(e->shadow, e->n_shadow, got, v->n_shadow)) {
             char a[400], b[400];
-            fmt_ids(a, sizeof(a), c->shadow, c->n_shadow);
-            fmt_ids(b, sizeof(b), got, v.n_shadow);
-            WHY("expected shadow_rules %s got %s", a, b);
+            fmt_ids(a, sizeof(a), e->shadow, e->n_shadow);
+            fmt_ids(b, sizeof(b), got, v->n_shadow);
+            why_add(w, "%sexpected shadow_rules %s got %s", who, a, b);
         }
     }
-    if (c->has_shadow_decision && (int)v.shadow_decision != c->shadow_decision)
-        WHY("expected shadow_decision %s, got %s", rg_decision_str(c->shadow_decision),
-            rg_decision_str(v.shadow_decision));
-    if (c->has_method && v.method != c->method)
-        WHY("expected method %s, got %s", rg_method_str(c->method), rg_method_str(v.method));
-#undef WHY
-    if (o == 0) {
-        fprintf(out, "PASS %s\n", c->name);
-        return true;
+    if (e->has_shadow_decision && (int)v->shadow_decision != e->shadow_decision)
+        why_add(w, "%sexpected shadow_decision %s, got %s", who,
+                rg_decision_str(e->shadow_decision), rg_decision_str(v->shadow_decision));
+    if (e->has_method && v->method != e->method)
+        why_add(w, "%sexpected method %s, got %s", who, rg_method_str(e->method),
+                rg_method_str(v->method));
+}
+
+/* The feedback record as the risk-feedback JSON rg_profile_feedback()
+ * reads (every value as a string; user_id defaults to the case's user).
+ * Caller frees with cJSON_free; NULL on out of memory. */
+static char *feedback_json(const struct hrec *h)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    bool ok = true;
+    for (size_t i = 0; i + 1 < h->fb->n; i += 2)
+        ok &= cJSON_AddStringToObject(o, h->fb->items[i]->str, h->fb->items[i + 1]->str) != NULL;
+    if (!rg_ymap_get(h->fb, "user_id"))
+        ok &= cJSON_AddStringToObject(o, "user_id", h->fb_user) != NULL;
+    char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return s;
+}
+
+/*
+ * Replay c's history through a private in-memory profile store, then
+ * compute the case event's features and user context as `riskgate run`
+ * does; explicit values of the case win. History events with an expect
+ * are decided and checked (differences go to w). Returns 0, or -1 with a
+ * diagnostic in d when the history could not be replayed. Sets the fake
+ * clock while it runs and restores the real one.
+ */
+static int replay_history(const struct rg_ruleset *rs, const struct rcase *c, struct rg_diags *d,
+                          double *feat, enum rg_step_up_method *preferred, int *failed,
+                          struct why *w)
+{
+    static const char secret[] = "riskgate rules test: profiles of one case";
+    struct rg_profile_conf pc = {.secret = (const unsigned char *)secret,
+                                 .secret_len = sizeof(secret) - 1, .in_memory = true};
+    struct rg_profile_store *s = rg_profile_store_new(&pc);
+    double hf[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool degraded;
+    int rc = -1;
+    if (!s) {
+        rg_diags_add(d, c->file, c->line, c->col, NULL, "out of memory for the case's profiles");
+        return -1;
     }
-    fprintf(out, "FAIL %s: %s\n", c->name, why);
+    for (int i = 0; i < c->n_hist; i++) {
+        const struct hrec *h = &c->hist[i];
+        rg_clock_set_fake_ms(h->ts); /* arrival time of feedback; "now" for events */
+        if (h->kind == HIST_EVENT) {
+            if (rg_profile_process_batch(s, &h->txn, 1, hf, &u, &degraded) != 0) {
+                rg_diags_add(d, c->file, h->line, h->col, NULL,
+                             "the profile store could not take this event");
+                goto done;
+            }
+            if (!h->has_expect)
+                continue;
+            struct rg_verdict v;
+            rg_verdict_reset(&v);
+            struct rg_eval_ctx ctx = {
+                .txn = &h->txn, .feat = hf, .anomaly = NAN,
+                .score = c->model ? rg_model_score(c->model, hf) : NAN,
+                .preferred = u.preferred,
+                .failed_step_ups_24h = u.failed_step_ups_24h < 0 ? 0 : u.failed_step_ups_24h,
+            };
+            if (c->anomaly_model)
+                ctx.anomaly = rg_model_score(c->anomaly_model, hf);
+            rg_ruleset_decide(rs, &ctx, &v);
+            char who[200];
+            snprintf(who, sizeof(who), "history event %.128s (line %d): ", h->txn.event_id,
+                     h->line);
+            check_expect(&h->exp, &v, who, w);
+        } else {
+            char reason[200] = "";
+            char *json = feedback_json(h);
+            int frc = json ? rg_profile_feedback(s, json, strlen(json), reason, sizeof(reason))
+                           : RG_ENOMEM;
+            cJSON_free(json);
+            if (frc != 0) {
+                rg_diags_add(d, c->file, h->line, h->col, NULL, "feedback rejected: %s",
+                             reason[0] ? reason : rg_err_str(frc));
+                goto done;
+            }
+        }
+    }
+    rg_clock_set_fake_ms(c->txn.ts_ms);
+    if (rg_profile_process_batch(s, &c->txn, 1, hf, &u, &degraded) != 0) {
+        rg_diags_add(d, c->file, c->line, c->col, NULL,
+                     "the profile store could not take the case's event");
+        goto done;
+    }
+    for (int k = 0; k < RG_FEAT_COUNT; k++)
+        if (!c->feat_given[k])
+            feat[k] = hf[k];
+    if (!c->has_preferred)
+        *preferred = u.preferred;
+    if (!c->has_failed)
+        *failed = u.failed_step_ups_24h < 0 ? 0 : u.failed_step_ups_24h;
+    rc = 0;
+done:
+    rg_clock_set_fake_ms(0);
+    rg_profile_store_free(s);
+    return rc;
+}
+
+/* Run one case; print PASS/FAIL. 1 passed, 0 failed, -1 could not run
+ * (diagnostic in d, nothing printed). */
+static int run_case(const struct rg_ruleset *rs, const struct rcase *c, struct rg_diags *d,
+                    FILE *out)
+{
+    struct why w = {.o = 0};
+    w.buf[0] = '\0';
+    double feat[RG_FEAT_COUNT];
+    memcpy(feat, c->feat, sizeof(feat));
+    enum rg_step_up_method preferred = c->preferred;
+    int failed = c->failed;
+    if (c->has_history && replay_history(rs, c, d, feat, &preferred, &failed, &w) != 0)
+        return -1;
+    struct rg_verdict v;
+    rg_verdict_reset(&v);
+    struct rg_eval_ctx ctx = {.txn = &c->txn, .feat = feat,
+                              .score = c->model ? rg_model_score(c->model, feat) : c->score,
+                              .anomaly = c->anomaly_model ? rg_model_score(c->anomaly_model, feat)
+                                                          : c->anomaly,
+                              .preferred = preferred, .failed_step_ups_24h = failed};
+    rg_ruleset_decide(rs, &ctx, &v);
+    check_expect(&c->exp, &v, "", &w);
+    if (w.o == 0) {
+        fprintf(out, "PASS %s\n", c->name);
+        return 1;
+    }
+    fprintf(out, "FAIL %s: %s\n", c->name, w.buf);
     fprintf(out, "     at %s:%d:%d; reasons:", c->file, c->line, c->col);
     for (int i = 0; i < v.n_reasons; i++)
         fprintf(out, " %s (%s)%s", v.reasons[i].code, v.reasons[i].detail,
                 i + 1 < v.n_reasons ? "," : "");
     fprintf(out, "%s\n", v.n_reasons ? "" : " none");
-    return false;
+    if (c->has_history) { /* what the sequence produced, to see why */
+        fprintf(out, "     features:");
+        int n = 0;
+        for (int k = 0; k < RG_FEAT_COUNT; k++)
+            if (!isnan(feat[k]))
+                fprintf(out, "%s %s=%g", n++ ? "," : "", rg_feature_name(k), feat[k]);
+        fprintf(out, "%s; preferred %s, failed step-ups %d\n", n ? "" : " none",
+                rg_method_str(preferred), failed);
+    }
+    return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -538,12 +980,14 @@ static int cmd_test(const char *dir, const char *cases_dir, FILE *out, FILE *err
                 for (size_t k = 0; c && k < cs->n; k++) {
                     size_t ce = d.n;
                     load_case(&d, path, cs->items[k], c);
-                    if (d.n > ce)
-                        continue; /* reported below; not run */
-                    if (run_case(rs, c, out))
+                    /* Cases with load errors are reported below, not run;
+                     * run_case adds one when a history cannot be replayed. */
+                    int r = d.n > ce ? -1 : run_case(rs, c, &d, out);
+                    if (r == 1)
                         passed++;
-                    else
+                    else if (r == 0)
                         failed++;
+                    case_fini(c);
                 }
                 free(c);
             }
