@@ -154,9 +154,10 @@ bench_rg_stop() {
 # printing progress every 2 s; fail when it makes no progress for 60 s.
 # Writes $BENCH_WORK/NAME.proc.json: CPU ticks and verdict counts at the
 # first sample with verdicts and at the end (CPU per event is the delta
-# between them, so start-up is not counted), VmHWM and VmRSS at the end.
+# between them, so start-up is not counted), the broker's CPU ticks at the
+# same two moments, VmHWM and VmRSS at the end.
 bench_rg_wait() {
-    local name=$1 want=$2 n=0 last=-1 t_last=$SECONDS n0= c0= t0 c1 prev_n=0 prev_t
+    local name=$1 want=$2 n=0 last=-1 t_last=$SECONDS n0= c0= t0 c1 k0=0 k1 prev_n=0 prev_t
     t0=$(date +%s.%N)
     prev_t=$t0
     local t_print=$SECONDS
@@ -165,6 +166,7 @@ bench_rg_wait() {
         n=${n:-0}
         if [ -z "$n0" ] && [ "$n" -gt 0 ]; then
             n0=$n
+            k0=$(bench_cpu_ticks "$KAFKA_PID" || echo 0)
             [ "$prev_n" -eq 0 ] && prev_n=$n && prev_t=$(date +%s.%N)
             c0=$(bench_cpu_ticks "$BENCH_RG_PID")
         fi
@@ -198,8 +200,9 @@ bench_rg_wait() {
         sleep 0.2
     done
     c1=$(bench_cpu_ticks "$BENCH_RG_PID")
-    printf '{"n0":%s,"cpu_ticks0":%s,"n1":%s,"cpu_ticks1":%s,"clk_tck":%s,"vmhwm_kb":%s,"vmrss_kb":%s}\n' \
-        "${n0:-0}" "${c0:-0}" "$n" "$c1" "$BENCH_CLK_TCK" \
+    k1=$(bench_cpu_ticks "$KAFKA_PID" || echo 0)
+    printf '{"n0":%s,"cpu_ticks0":%s,"n1":%s,"cpu_ticks1":%s,"broker_ticks0":%s,"broker_ticks1":%s,"clk_tck":%s,"vmhwm_kb":%s,"vmrss_kb":%s}\n' \
+        "${n0:-0}" "${c0:-0}" "$n" "$c1" "$k0" "$k1" "$BENCH_CLK_TCK" \
         "$(bench_vm "$BENCH_RG_PID" VmHWM)" "$(bench_vm "$BENCH_RG_PID" VmRSS)" \
         > "$BENCH_WORK/$name.proc.json"
 }

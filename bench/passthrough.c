@@ -9,20 +9,22 @@
  * (exit 0) or TIMEOUT_S (default 600) passed (exit 1). Prints one JSON
  * object to stdout: delivered count, wall-clock events/s from the first to
  * the last delivery report, CPU time and peak RSS of this process, and the
- * librdkafka version. Progress goes to stderr every 2 s.
+ * librdkafka version. Progress goes to stderr every 2 s, and the line
+ * "passthrough: assigned N partition(s)" once the group join is done.
  *
  * DESIGN
  *   The client settings are riskgate's (src/pipe/engine.c kafka_init):
  *   idempotent producer, acks=all, infinite delivery timeout, linger.ms 2,
  *   batch.num.messages 10000, lz4; consumer with enable.auto.offset.store
  *   false, auto-commit of stored offsets, fetch.wait.max.ms 10, 64 MiB
- *   queued. Offsets are stored only after the copy is acknowledged (noted in
- *   the delivery report, stored every 50 ms), as riskgate does. The output message is keyed
- *   like the input and OUT_TOPIC has the input's partition count, so the
- *   default partitioner sends partition p's messages to partition p and the
- *   idempotent producer acknowledges them in order: storing offset+1 per
- *   delivery report is then exactly "everything below was delivered",
- *   without riskgate's watermark (which is bookkeeping, not I/O).
+ *   queued. Offsets are stored only after the copy is acknowledged (noted
+ *   in the delivery report, stored every 50 ms), as riskgate does. The
+ *   output message is keyed like the input and OUT_TOPIC has the input's
+ *   partition count, so the default partitioner sends partition p's
+ *   messages to partition p and the idempotent producer acknowledges them
+ *   in order: the highest delivered offset + 1 of a partition is then
+ *   exactly "everything below was delivered", without riskgate's watermark
+ *   (which is bookkeeping, not I/O).
  *   One thread: the process does nothing but move bytes, which is the
  *   point. A benchmark helper, never part of the product.
  */
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
 
     int64_t t_start = pt_now_ns(), t_deadline = t_start + (int64_t)timeout_s * 1000000000;
     int64_t t_progress = t_start, t_store = t_start, consumed = 0;
+    int assigned = 0;
     while (!pt_stop && st.delivered < want && pt_now_ns() < t_deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, consumed < want ? 10 : 0);
         if (m) {
@@ -234,6 +237,17 @@ int main(int argc, char **argv)
         if (now - t_store >= 50000000) {
             pt_store_offsets(&st);
             t_store = now;
+            if (!assigned) {
+                /* Tell bench/run.sh that the group join is done, so paced
+                 * input does not wait for it. */
+                rd_kafka_topic_partition_list_t *a = NULL;
+                if (rd_kafka_assignment(cons, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a->cnt > 0) {
+                    fprintf(stderr, "passthrough: assigned %d partition(s)\n", a->cnt);
+                    assigned = 1;
+                }
+                if (a)
+                    rd_kafka_topic_partition_list_destroy(a);
+            }
         }
         if (now - t_progress >= 2000000000) {
             fprintf(stderr, "passthrough: %" PRId64 " consumed, %" PRId64 " delivered\n",

@@ -86,8 +86,10 @@ def proc_stats(work, name):
     p = json.load(open(os.path.join(work, name + ".proc.json")))
     dn = p["n1"] - p["n0"]
     dcpu = (p["cpu_ticks1"] - p["cpu_ticks0"]) / p["clk_tck"]
+    dbroker = (p.get("broker_ticks1", 0) - p.get("broker_ticks0", 0)) / p["clk_tck"]
     return {
         "cpu_us_per_event": round(dcpu * 1e6 / dn, 2) if dn > 0 else None,
+        "broker_cpu_us_per_event": round(dbroker * 1e6 / dn, 2) if dn > 0 else None,
         "cpu_events_measured": dn,
         "rss_mb": round(p["vmrss_kb"] / 1024.0, 1),
         "rss_peak_mb": round(p["vmhwm_kb"] / 1024.0, 1),
@@ -99,6 +101,30 @@ def pct(sorted_vals, q):
         return None
     i = min(len(sorted_vals) - 1, max(0, int(round(q * (len(sorted_vals) - 1)))))
     return sorted_vals[i]
+
+
+def join_latency(events_tsv, out_tsv, warmup_s):
+    """Latencies (ms) of the first output per event, split at warmup_s
+    seconds after the first event: (all, after_warmup)."""
+    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    if not ev:
+        return [], []
+    t_warm = min(ev.values()) + warmup_s * 1000
+    seen, lat, steady = set(), [], []
+    for ts, eid in read_tsv(out_tsv):
+        if eid in ev and eid not in seen:
+            seen.add(eid)
+            lat.append(ts - ev[eid])
+            if ev[eid] >= t_warm:
+                steady.append(ts - ev[eid])
+    lat.sort()
+    steady.sort()
+    return lat, steady
+
+
+def pcts(lat):
+    return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "p999_ms": pct(lat, 0.999),
+            "max_ms": lat[-1] if lat else None, "samples": len(lat)}
 
 
 def check_one_verdict(rows, want, label, problems):
@@ -131,15 +157,20 @@ def bench(work, prefix):
     mx_redis = redis_delta(work, "max", events)
 
     rate = json.load(open(os.path.join(work, "rate.json")))
-    ev = {eid: ts for ts, eid in read_tsv(os.path.join(work, "rate.events.tsv"))}
+    warm = params.get("warmup_s", 5)
     vr = read_tsv(os.path.join(work, "rate.verdicts.tsv"))
     rate_check = check_one_verdict(vr, rate["events"], "half-rate run", problems)
-    seen, lat = set(), []
-    for ts, eid in vr:
-        if eid in ev and eid not in seen:  # first verdict per event
-            seen.add(eid)
-            lat.append(ts - ev[eid])
-    lat.sort()
+    lat_all, lat = join_latency(os.path.join(work, "rate.events.tsv"),
+                                os.path.join(work, "rate.verdicts.tsv"), warm)
+    pt_all, pt_lat = join_latency(os.path.join(work, "rate-pt.events.tsv"),
+                                  os.path.join(work, "rate-pt.out.tsv"), warm)
+    if len(pt_all) != rate["events"]:
+        problems.append("half-rate pass-through: %d copies, want %d" % (len(pt_all), rate["events"]))
+    pt_b0 = int(open(os.path.join(work, "passthrough.broker0")).read() or 0)
+    pt_b1 = int(open(os.path.join(work, "passthrough.broker1")).read() or 0)
+    clk = os.sysconf("SC_CLK_TCK")
+    rpt_b0 = int(open(os.path.join(work, "rate-pt.broker0")).read() or 0)
+    rpt_b1 = int(open(os.path.join(work, "rate-pt.broker1")).read() or 0)
     rate_redis = redis_delta(work, "rate", rate["events"])
     rate_proc = proc_stats(work, "rate")
 
@@ -172,24 +203,30 @@ def bench(work, prefix):
         "passthrough_eps": round(pt_eps, 1),
         "passthrough_eps_delivery_reports": pt.get("eps_dr"),
         "passthrough_cpu_us_per_event": pt.get("cpu_us_per_event"),
+        "passthrough_broker_cpu_us_per_event": round((pt_b1 - pt_b0) / clk * 1e6 / max(events, 1), 2),
         "riskgate_eps": round(mx_eps, 1),
         "ratio_vs_passthrough": round(ratio, 3),
         "half_rate_eps": rate["rate"],
         "p50_ms_at_half_rate": p50,
         "p99_ms_at_half_rate": p99,
         "p999_ms_at_half_rate": p999,
-        "max_ms_at_half_rate": lat[-1] if lat else None,
-        "latency_samples": len(lat),
+        "latency_warmup_s": warm,
+        "latency_at_half_rate": {"riskgate_after_warmup": pcts(lat), "riskgate_incl_warmup": pcts(lat_all),
+                                 "passthrough_after_warmup": pcts(pt_lat),
+                                 "passthrough_incl_warmup": pcts(pt_all)},
         "redis_cmds_per_event": mx_redis["cmds_sent_per_event"],
         "redis_cmds_per_event_at_half_rate": rate_redis["cmds_sent_per_event"],
         "redis_cmds_incl_lua_per_event": mx_redis["cmds_incl_lua_per_event"],
         "redis_cpu_us_per_event": mx_redis["redis_cpu_us_per_event"],
         "cpu_us_per_event": mx_proc["cpu_us_per_event"],
+        "broker_cpu_us_per_event": mx_proc["broker_cpu_us_per_event"],
         "rss_mb": mx_proc["rss_mb"],
         "rss_peak_mb": mx_proc["rss_peak_mb"],
         "max_run": {"events": events, "users": params["users"], **mx_check, **mx_proc,
                     "redis": mx_redis},
         "half_rate_run": {"rate": rate["rate"], "events": rate["events"],
+                          "passthrough_broker_cpu_us_per_event":
+                              round((rpt_b1 - rpt_b0) / clk * 1e6 / max(rate["events"], 1), 2),
                           "feedback_consumed": bool(rate.get("feedback")), **rate_check, **rate_proc,
                           "redis": rate_redis},
         "scaling": scaling,
@@ -207,12 +244,13 @@ def bench(work, prefix):
     with open(prefix + ".json", "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
-    chart_bench(res, lat, prefix + ".png")
+    chart_bench(res, {"riskgate (after %d s warm-up)" % warm: lat, "riskgate (all)": lat_all,
+                      "pass-through (after %d s)" % warm: pt_lat}, prefix + ".png")
     print_bench(res, prefix)
     return 1 if problems else 0
 
 
-def chart_bench(res, lat, path):
+def chart_bench(res, lats, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -233,15 +271,16 @@ def chart_bench(res, lat, path):
     a1.set_title("Throughput (ratio riskgate/pass-through %.2f)" % res["ratio_vs_passthrough"])
     for i, v in enumerate(vals):
         a1.text(i, v, "%.0f" % v, ha="center", va="bottom", fontsize=7)
-    if lat:
+    for label, lat in lats.items():
+        if not lat:
+            continue
         n = len(lat)
-        ys = [(i + 1) / n for i in range(n)]
-        a2.plot(lat, ys)
-        a2.set_xscale("symlog", linthresh=1)
-        for q, name in ((0.5, "p50"), (0.99, "p99"), (0.999, "p99.9")):
-            v = pct(lat, q)
-            a2.axvline(v, ls="--", lw=0.8, color="gray")
-            a2.text(v, q, " %s %d ms" % (name, v), fontsize=8, va="top")
+        a2.plot(lat, [(i + 1) / n for i in range(n)],
+                label="%s: p50 %d, p99 %d, p99.9 %d ms" % (label, pct(lat, 0.5), pct(lat, 0.99), pct(lat, 0.999)))
+    a2.set_xscale("symlog", linthresh=1)
+    a2.axvline(10, ls="--", lw=0.8, color="red")
+    a2.text(10, 0.02, " goal p99 10 ms", fontsize=7, color="red")
+    a2.legend(fontsize=7, loc="lower right")
     a2.set_xlabel("Kafka-to-verdict latency (ms, CreateTime)")
     a2.set_ylabel("fraction of events")
     a2.set_title("Latency CDF at %d events/s (half the max)" % res["half_rate_eps"])
@@ -262,14 +301,22 @@ def print_bench(res, prefix):
     p("  pass-through            %10.0f events/s" % res["passthrough_eps"])
     p("  riskgate (max rate)     %10.0f events/s   ratio %.2f  (goal >= 0.7: %s)" %
       (res["riskgate_eps"], res["ratio_vs_passthrough"], mark(g["ratio_ge_0.7"])))
-    p("  latency at %d ev/s     p50 %s ms  p99 %s ms  p99.9 %s ms  (goal p99 <= 10 ms: %s)" %
-      (res["half_rate_eps"], res["p50_ms_at_half_rate"], res["p99_ms_at_half_rate"],
+    p("  latency at %d ev/s, after %d s warm-up: p50 %s ms  p99 %s ms  p99.9 %s ms  (goal p99 <= 10 ms: %s)" %
+      (res["half_rate_eps"], res["latency_warmup_s"], res["p50_ms_at_half_rate"], res["p99_ms_at_half_rate"],
        res["p999_ms_at_half_rate"], mark(g["p99_le_10ms_at_half_rate"])))
+    for k, v in res["latency_at_half_rate"].items():
+        p("      %-26s p50 %s  p99 %s  p99.9 %s  max %s ms (%d events)" %
+          (k, v["p50_ms"], v["p99_ms"], v["p999_ms"], v["max_ms"], v["samples"]))
     p("  Redis commands/event    %10.4f sent (goal <= 0.5: %s); %.2f incl. inside Lua; Redis CPU %.1f us/event" %
       (res["redis_cmds_per_event"], mark(g["redis_cmds_le_0.5_per_event"]),
        res["redis_cmds_incl_lua_per_event"], res["redis_cpu_us_per_event"]))
-    p("  riskgate CPU/event      %10s us;  RSS %.1f MB (peak %.1f MB)" %
-      (res["cpu_us_per_event"], res["rss_mb"], res["rss_peak_mb"]))
+    p("  CPU/event: riskgate %s us, redis-server %s us, broker %s us (pass-through: %s us + broker %s us)" %
+      (res["cpu_us_per_event"], res["redis_cpu_us_per_event"], res["broker_cpu_us_per_event"],
+       res["passthrough_cpu_us_per_event"], res["passthrough_broker_cpu_us_per_event"]))
+    h = res["half_rate_run"]
+    p("  broker CPU/event at half rate: riskgate %s us, pass-through %s us (both incl. gen's producing)" %
+      (h["broker_cpu_us_per_event"], h["passthrough_broker_cpu_us_per_event"]))
+    p("  riskgate RSS %.1f MB (peak %.1f MB)" % (res["rss_mb"], res["rss_peak_mb"]))
     p("  scaling (events/s, riskgate CPU us/event, Redis CPU us/event):")
     for s in res["scaling"]:
         p("    users %8d workers %d: %8.0f ev/s  %6s us  %6s us  rss %.0f MB" %

@@ -10,6 +10,7 @@
 #   BENCH_EVENTS         events preloaded for pass-through and the max run (1000000)
 #   BENCH_USERS          user population of those events (100000)
 #   BENCH_RATE_SECONDS   length of the half-rate latency run (30)
+#   BENCH_WARMUP_S       seconds at the start of the latency run reported apart (5)
 #   BENCH_SCALE_EVENTS   events per scaling point (200000)
 #   BENCH_SCALE_USERS    user counts of the scaling table ("10000 100000 1000000")
 #   BENCH_SCALE_WORKERS  worker counts of the scaling table ("1 2")
@@ -29,10 +30,13 @@
 #      consumer group, empty Redis); events/s from the first verdict's
 #      CreateTime to the last; every event must have exactly one verdict
 #      (distinct event_ids == events), else FAILED and exit 1;
-#   4. riskgate at half that rate: gen --rate paces events into bench.rate
-#      while riskgate (already assigned) consumes it; latency = verdict
-#      CreateTime - event CreateTime, joined by event_id (bench/tsread.c);
-#      Redis keeps the max run's profiles (warm), riskgate's cache is cold;
+#   4. latency at half that rate: gen --rate paces events (same seed, same
+#      events) first through the pass-through (the floor: Kafka alone), then
+#      into bench.rate while riskgate (already assigned) consumes it;
+#      latency = output CreateTime - event CreateTime, joined by event_id
+#      (bench/tsread.c). Redis keeps the max run's profiles (warm),
+#      riskgate's cache is cold, so the first seconds are a warm-up that is
+#      reported apart (BENCH_WARMUP_S, default 5);
 #   5. scaling: for each user count, preload BENCH_SCALE_EVENTS events into
 #      their own topic; for each worker count, a max-rate run over it with
 #      an empty Redis and its own verdict topic.
@@ -55,6 +59,7 @@ cd "$(dirname "$0")/.."
 EVENTS=${BENCH_EVENTS:-1000000}
 USERS=${BENCH_USERS:-100000}
 RATE_SECONDS=${BENCH_RATE_SECONDS:-30}
+WARMUP_S=${BENCH_WARMUP_S:-5}
 SCALE_EVENTS=${BENCH_SCALE_EVENTS:-200000}
 SCALE_USERS=${BENCH_SCALE_USERS:-10000 100000 1000000}
 SCALE_WORKERS=${BENCH_SCALE_WORKERS:-1 2}
@@ -97,12 +102,13 @@ bench_stack_up
 bench_machine "$BENCH_WORK/machine.json"
 cat > "$BENCH_WORK/params.json" <<EOF
 {"events": $EVENTS, "users": $USERS, "rate_seconds": $RATE_SECONDS, "scale_events": $SCALE_EVENTS,
- "feedback": $FEEDBACK, "config": "$BENCH_CONFIG", "stamp": "$STAMP"}
+ "warmup_s": $WARMUP_S, "feedback": $FEEDBACK, "config": "$BENCH_CONFIG", "stamp": "$STAMP"}
 EOF
 
 # Topics: the same partition count as transactions/verdicts (stack.sh).
 PARTS=${RISKGATE_TXN_PARTITIONS:-4}
-specs=("bench.passthrough:$PARTS" "bench.rate:$PARTS" "bench.rate.verdicts:$PARTS" "bench.rate.fb:$PARTS")
+specs=("bench.passthrough:$PARTS" "bench.rate:$PARTS" "bench.rate.verdicts:$PARTS" "bench.rate.fb:$PARTS"
+       "bench.rate.pt.in:$PARTS" "bench.rate.pt.out:$PARTS" "bench.rate.pt.fb:$PARTS")
 for u in $SCALE_USERS; do
     specs+=("bench.scale.$u:$PARTS" "bench.scale.$u.fb:$PARTS")
     for w in $SCALE_WORKERS; do
@@ -120,8 +126,10 @@ bench_say "  preloaded in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 # ---- 2. pass-through
 bench_say "[2/5] pass-through (consumer -> producer, no work)"
+bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/passthrough.broker0"
 bench_run "$BENCH_PT" "$BENCH_BROKERS" transactions bench.passthrough bench-passthrough "$EVENTS" 900 \
     > "$BENCH_WORK/passthrough.json"
+bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/passthrough.broker1"
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.passthrough > "$BENCH_WORK/passthrough.tsv"
 bench_say "  $(cat "$BENCH_WORK/passthrough.json")"
 
@@ -144,7 +152,27 @@ bench_say "  riskgate max: $MAX_EPS events/s (first to last verdict)"
 HALF=$(( ${MAX_EPS%.*} / 2 ))
 [ "$HALF" -ge 1 ] || HALF=1
 RATE_EVENTS=$((HALF * RATE_SECONDS))
-bench_say "[4/5] riskgate at half the maximum: $HALF events/s for ${RATE_SECONDS}s (latency)"
+bench_say "[4/5] latency at half riskgate's maximum: $HALF events/s for ${RATE_SECONDS}s"
+# 4a. the same paced input through the pass-through: the latency of the
+# Kafka round trip alone on this machine, the floor for riskgate's.
+bench_say "  pass-through at $HALF events/s"
+bench_run "$BENCH_PT" "$BENCH_BROKERS" bench.rate.pt.in bench.rate.pt.out bench-rate-pt "$RATE_EVENTS" 900 \
+    > "$BENCH_WORK/rate-pt.json" 2> "$BENCH_WORK/rate-pt.err" &
+PT_PID=$!
+for ((i = 0; i < 600; i++)); do
+    grep -q 'assigned' "$BENCH_WORK/rate-pt.err" && break
+    sleep 0.1
+done
+bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker0"
+bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate.pt.in --feedback-topic bench.rate.pt.fb \
+    --rate "$HALF" --duration "$RATE_SECONDS" --users "$USERS" --seed 2 \
+    > "$BENCH_WORK/gen-rate-pt.out" 2> "$BENCH_WORK/gen-rate-pt.err"
+wait "$PT_PID"
+bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker1"
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.pt.in > "$BENCH_WORK/rate-pt.events.tsv"
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.pt.out > "$BENCH_WORK/rate-pt.out.tsv"
+# 4b. riskgate
+bench_say "  riskgate at $HALF events/s"
 echo "{\"rate\": $HALF, \"events\": $RATE_EVENTS, \"feedback\": $FEEDBACK}" > "$BENCH_WORK/rate.json"
 bench_redis_snapshot "$BENCH_WORK/rate.redis0"
 RATE_FB=
@@ -153,8 +181,10 @@ bench_rg_start rate RISKGATE_KAFKA_GROUP_ID=bench-rate RISKGATE_KAFKA_TOPIC_IN=b
     RISKGATE_KAFKA_TOPIC_VERDICTS=bench.rate.verdicts RISKGATE_KAFKA_TOPIC_FEEDBACK="$RATE_FB"
 bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate --feedback-topic bench.rate.fb \
     --rate "$HALF" --duration "$RATE_SECONDS" --users "$USERS" --seed 2 \
-    > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err"
+    > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err" &
+GEN_PID=$!
 bench_rg_wait rate "$RATE_EVENTS"
+wait "$GEN_PID"
 bench_redis_snapshot "$BENCH_WORK/rate.redis1"
 bench_rg_stop
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate > "$BENCH_WORK/rate.events.tsv"
