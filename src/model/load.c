@@ -74,6 +74,7 @@ void rg_model_free(struct rg_model *m)
     free(m->group_depth);
     free(m->g);
     free(m->in);
+    free(m->ig);
     free(m);
 }
 
@@ -420,6 +421,20 @@ static void iforest_leaf_values(struct rg_model *m, size_t root, const struct tr
             depth[in->right - root] = depth[q] + 1;
         }
     }
+    /* Subtree summaries for the scorer's pruning (model_int.h), children
+     * before parents: BFS order puts every child after its parent. The
+     * expression must stay the one iforest_path() evaluates in score.c. */
+    for (size_t q = n; q-- > 0;) {
+        struct rg_inode *in = &m->in[root + q];
+        if (in->feat < 0) {
+            in->used = 0;
+            in->allmiss = in->thr;
+        } else {
+            const struct rg_inode *l = &m->in[in->left], *r = &m->in[in->right];
+            in->used = RG_INODE_BIT(in->feat) | l->used | r->used;
+            in->allmiss = in->wleft * l->allmiss + (1.0 - in->wleft) * r->allmiss;
+        }
+    }
 }
 
 /* ---- one tree from JSON ---------------------------------------------- */
@@ -648,6 +663,33 @@ static int load_xgboost(struct ld *ld, struct rg_model *m, const cJSON *root)
     return rc;
 }
 
+/* The branchless copy of the iforest nodes (model_int.h). */
+static int iforest_branchless(struct rg_model *m)
+{
+    m->ig = malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(*m->ig));
+    if (!m->ig)
+        return RG_ENOMEM;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct rg_inode *in = &m->in[i];
+        struct rg_gnode *g = &m->ig[i];
+        if (in->feat < 0) {
+            g->thr = 0.0f; /* the pad slot is -inf: always "left" = itself */
+            g->left = (uint32_t)i;
+            g->feat = RG_MODEL_PAD_SLOT;
+            continue;
+        }
+        /* Largest float <= thr: for float x, x <= f exactly when
+         * (double)x <= thr (thresholds are finite, checked above). */
+        float f = (float)in->thr;
+        if ((double)f > in->thr)
+            f = nextafterf(f, -INFINITY);
+        g->thr = f;
+        g->left = in->left;
+        g->feat = (uint32_t)in->feat;
+    }
+    return 0;
+}
+
 static int load_iforest(struct ld *ld, struct rg_model *m, const cJSON *root)
 {
     m->kind = RG_MODEL_IFOREST;
@@ -677,6 +719,10 @@ static int load_iforest(struct ld *ld, struct rg_model *m, const cJSON *root)
         return -1;
     if (load_trees(ld, m, trees, "trees") != 0)
         rc = -1;
+    if (rc == 0 && iforest_branchless(m) != 0) {
+        bad(ld, NULL, "out of memory");
+        rc = -1;
+    }
     m->norm = (double)m->n_trees * rg_iforest_c((double)m->n_samples);
     return rc;
 }

@@ -25,6 +25,24 @@
  * Isolation-forest trees keep explicit left/right indices and the
  * fraction of training samples that went left, for the expectation taken
  * when a feature is missing; leaves hold depth + c(n_node_samples).
+ *
+ * A missing feature makes the walk take both branches, so a row with many
+ * missing features can visit most of a tree. Each iforest node therefore
+ * also keeps `used`, the set of feature slots split on anywhere in its
+ * subtree (a leaf: none), and `allmiss`, the subtree's value when every
+ * one of those features is missing, computed at load with the very same
+ * expression the walk evaluates (wleft * L + (1 - wleft) * R, children
+ * first), so returning it is bit-identical to expanding the subtree.
+ * The walk stops at the first node whose `used` set has no feature that
+ * is present in the row. Slots >= 63 share bit 63, which only prunes less.
+ *
+ * Most rows reach a leaf without meeting a missing feature, so iforest
+ * trees also get a copy in the GBDT layout (`ig`, same node indices as
+ * `in`): thr is the largest float <= the double threshold, which makes
+ * `x <= thr` in float equal `(double)x <= thr` for every float x, and a
+ * leaf points at itself through the pad slot. The scorer walks RG_MODEL_LANES
+ * trees in lockstep without branches; a lane that meets a missing feature
+ * stays on that node and is finished by the exact recursive walk.
  */
 #ifndef RG_MODEL_INT_H
 #define RG_MODEL_INT_H
@@ -50,9 +68,14 @@ struct rg_gnode {
 struct rg_inode {
     double thr;      /* go left when (double)(float)x <= thr; leaf: path length */
     double wleft;    /* n_node_samples[left] / (n[left] + n[right]) */
+    double allmiss;  /* subtree value when all of `used` is missing; leaf: thr */
+    uint64_t used;   /* RG_INODE_BIT(slot) of every split in the subtree */
     uint32_t left, right; /* absolute indices */
     int32_t feat;    /* catalog slot, -1 for a leaf */
 };
+
+/* Bit of a feature slot in rg_inode.used and in a row's present set. */
+#define RG_INODE_BIT(slot) ((uint64_t)1 << ((slot) < 63 ? (slot) : 63))
 
 struct rg_model {
     enum rg_model_kind kind;
@@ -62,6 +85,7 @@ struct rg_model {
     uint8_t *group_depth; /* ceil(n_trees / LANES): max depth in each group */
     struct rg_gnode *g;  /* GBDT nodes */
     struct rg_inode *in; /* IFOREST nodes */
+    struct rg_gnode *ig; /* IFOREST nodes in the branchless layout, see above */
     size_t n_nodes, n_leaves;
     float base_margin;   /* GBDT: logit(base_score) in float, as XGBoost */
     double base_score;

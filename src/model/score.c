@@ -80,36 +80,74 @@ static float gbdt_margin(const struct rg_model *m, const float *xf)
 
 /* Expected leaf value below node i; a missing feature takes both branches
  * weighted by the training samples that went each way. Recursion only at
- * missing values; depth is bounded by RG_MODEL_MAX_DEPTH. */
-static double iforest_path(const struct rg_inode *in, uint32_t i, const float *xf)
+ * missing values; depth is bounded by RG_MODEL_MAX_DEPTH. A subtree that
+ * splits on no feature present in the row (`present`, RG_INODE_BIT set)
+ * is worth its precomputed allmiss, bit for bit (model_int.h); a leaf has
+ * an empty `used` set, so that test also ends every walk. */
+static double iforest_path(const struct rg_inode *in, uint32_t i, const float *xf,
+                           uint64_t present)
 {
     for (;;) {
         const struct rg_inode *n = &in[i];
-        if (n->feat < 0)
-            return n->thr;
+        if (!(n->used & present))
+            return n->allmiss;
         float v = xf[n->feat];
-        if (v == INFINITY && xf[RG_MODEL_DLEFT_BASE + n->feat] == -INFINITY) /* missing */
-            return n->wleft * iforest_path(in, n->left, xf) +
-                   (1.0 - n->wleft) * iforest_path(in, n->right, xf);
+        if (v != v) /* missing */
+            return n->wleft * iforest_path(in, n->left, xf, present) +
+                   (1.0 - n->wleft) * iforest_path(in, n->right, xf, present);
         i = (double)v <= n->thr ? n->left : n->right;
     }
 }
 
-static double iforest_score(const struct rg_model *m, const float *xf)
+/* One row through all trees, LANES trees in lockstep on the branchless
+ * copy (model_int.h): a lane whose feature is missing stays put (keep[]
+ * is all ones for a present slot, zero for a missing one), and afterwards
+ * a lane not on a leaf finishes with the exact walk. Path lengths are
+ * added in tree order, as the plain loop would. */
+static double iforest_score(const struct rg_model *m, const double *x)
 {
+    float xf[RG_MODEL_ROW_FLOATS];
+    uint32_t keep[RG_MODEL_ROW_FLOATS];
+    uint64_t present = 0;
+    for (int i = 0; i < RG_FEAT_COUNT; i++) {
+        xf[i] = (float)x[i]; /* NaN stays NaN: missing */
+        int here = xf[i] == xf[i];
+        keep[i] = here ? UINT32_MAX : 0;
+        if (here)
+            present |= RG_INODE_BIT(i);
+    }
+    xf[RG_MODEL_PAD_SLOT] = -INFINITY;
+    keep[RG_MODEL_PAD_SLOT] = UINT32_MAX;
+    const struct rg_gnode *g = m->ig;
+    const struct rg_inode *in = m->in;
     double depths = 0.0;
-    for (size_t t = 0; t < m->n_trees; t++)
-        depths += iforest_path(m->in, m->tree_off[t], xf);
+    size_t t = 0;
+    for (; t + LANES <= m->n_trees; t += LANES) {
+        uint32_t i[LANES];
+        for (int k = 0; k < LANES; k++)
+            i[k] = m->tree_off[t + k];
+        for (int d = m->group_depth[t / LANES]; d > 0; d--) {
+            for (int k = 0; k < LANES; k++) {
+                const struct rg_gnode *n = &g[i[k]];
+                uint32_t next = n->left + (uint32_t)!(xf[n->feat] <= n->thr);
+                i[k] += (next - i[k]) & keep[n->feat];
+            }
+        }
+        for (int k = 0; k < LANES; k++)
+            depths += in[i[k]].feat < 0 ? in[i[k]].thr : iforest_path(in, i[k], xf, present);
+    }
+    for (; t < m->n_trees; t++)
+        depths += iforest_path(in, m->tree_off[t], xf, present);
     /* sklearn: 2 ** (-depths / (n_estimators * c(max_samples))) */
     return pow(2.0, -depths / m->norm);
 }
 
 double rg_model_score(const struct rg_model *m, const double *x)
 {
+    if (m->kind == RG_MODEL_IFOREST)
+        return iforest_score(m, x);
     float xf[XROW];
     row_expand(x, xf);
-    if (m->kind == RG_MODEL_IFOREST)
-        return iforest_score(m, xf);
     return (double)xgb_sigmoid(gbdt_margin(m, xf));
 }
 
@@ -152,7 +190,7 @@ void rg_model_score_batch(const struct rg_model *m, const double *rows, size_t n
 {
     if (m->kind == RG_MODEL_IFOREST) {
         for (size_t r = 0; r < n; r++)
-            out[r] = rg_model_score(m, rows + r * RG_FEAT_COUNT);
+            out[r] = iforest_score(m, rows + r * RG_FEAT_COUNT);
         return;
     }
     for (size_t r = 0; r < n; r += BLOCK) {
