@@ -9,7 +9,7 @@ BIN=$REPO/build/riskgate
 OUT=$REPO/demo-out
 SECONDS_RUN=${DEMO_SECONDS:-60}
 RATE=${DEMO_RATE:-1000}
-USERS=${DEMO_USERS:-20000}
+USERS=${DEMO_USERS:-10000}
 export STACK_DIR=$REPO/.stack/demo
 mkdir -p "$OUT"
 rm -f "$OUT"/*
@@ -26,6 +26,7 @@ echo "demo: starting the local stack (Kafka + Redis; first run downloads Kafka w
 deploy/local/stack.sh up
 set -a; . "$STACK_DIR/env"; set +a
 
+ulimit -c unlimited 2>/dev/null || true   # a crash leaves ./core for gdb
 echo "demo: starting riskgate (log: demo-out/riskgate.log)"
 RISKGATE_HTTP_LISTEN=127.0.0.1:0 "$BIN" run -c riskgate.yaml > "$OUT/riskgate.log" 2>&1 &
 RG_PID=$!
@@ -35,7 +36,7 @@ kill -0 "$RG_PID" 2>/dev/null || { cat "$OUT/riskgate.log"; echo "demo: riskgate
 echo "demo: generating ${RATE} events/s for ${SECONDS_RUN}s (${USERS} users, fraud scenarios, 0.5% malformed)"
 t0=$(date +%s.%N)
 "$BIN" gen --rate "$RATE" --duration "$SECONDS_RUN" --users "$USERS" --fraud-share 0.02 \
-    --malformed 0.005 --label-delay-s 5 --seed "$(date +%s)" --truth-out "$OUT/truth.jsonl"
+    --malformed 0.005 --sim-time --seed "$(date +%s)" --truth-out "$OUT/truth.jsonl"
 n_valid=$(grep -c '"is_malformed":false' "$OUT/truth.jsonl" || true)
 
 echo "demo: waiting for the last verdicts"

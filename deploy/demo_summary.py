@@ -32,7 +32,7 @@ def main():
             ts, _, val = raw.rstrip(b"\n").partition(b"\t")
             try:
                 produced[json.loads(val)["event_id"]] = int(ts)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 pass
     verdicts = {}
     lat_ms = []
@@ -42,7 +42,7 @@ def main():
             ts, _, val = raw.rstrip(b"\n").partition(b"\t")
             try:
                 v = json.loads(val)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             eid = v["event_id"]
             if eid in verdicts:

@@ -48,7 +48,8 @@
     X(USER_DISTINCT_DEVICES_30D, "user.distinct_devices_30d", "30d", "approx", "user profile",   \
       "Distinct devices the user used in the last 30 days (small hashed set).")                  \
     X(USER_GEO_SPEED_KMH, "user.geo_speed_kmh", "-", "exact", "user profile",                    \
-      "Great-circle speed from the previous event with coordinates; missing without one.")       \
+      "Great-circle speed from the previous event with coordinates; 0 for moves under "      \
+      "25 km (location noise); missing without a previous position.")       \
     X(USER_HOUR_UNUSUALNESS, "user.hour_unusualness", "all", "approx", "user profile",           \
       "0-1: 1 - (decayed share of the user's events in this hour-of-day band); "               \
       "missing with fewer than 5 past events.")                                                  \

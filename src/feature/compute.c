@@ -19,6 +19,8 @@
 #include <time.h>
 
 #include "riskgate/feature.h"
+
+#define RG_GEO_NOISE_KM 25.0
 #include "riskgate/profile.h"
 
 #define HOUR_MS 3600000LL
@@ -131,8 +133,12 @@ static void user_features(const struct rg_user_prof *up, const struct rg_txn *tx
         int64_t dt = llabs(t - up->geo_ms);
         if (dt < 1000)
             dt = 1000; /* same-second events: avoid an infinite speed */
+        /* Device and IP-derived coordinates are only accurate to a few
+         * kilometres: a move within RG_GEO_NOISE_KM is no travel, else two
+         * payments seconds apart in one city look supersonic. */
+        double km = haversine_km(up->lat, up->lon, txn->lat, txn->lon);
         out[RG_FEAT_USER_GEO_SPEED_KMH] =
-            haversine_km(up->lat, up->lon, txn->lat, txn->lon) / ((double)dt / (double)HOUR_MS);
+            km < RG_GEO_NOISE_KM ? 0.0 : km / ((double)dt / (double)HOUR_MS);
     }
     if (up->n_events >= 5) {
         int h = (int)(floordiv(t, HOUR_MS) % 24);

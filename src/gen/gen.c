@@ -52,6 +52,7 @@ struct gen_opts {
     uint32_t users;
     double fraud_share, label_delay_s, legit_share, malformed, sim_rate;
     int64_t start_ms;
+    bool sim_time;          /* Kafka mode: simulated event time, as in files */
 };
 
 /* A pending feedback message (label or settings). */
@@ -626,6 +627,8 @@ static void usage(FILE *f)
           "  --seed N               PRNG seed (default 1)\n"
           "  --count N              number of events (default 10000 without --rate)\n"
           "  --rate R --duration S  R events/s for S seconds (Kafka: paced in real time)\n"
+          "  --sim-time             Kafka mode: simulated event time (--sim-rate, default 20/s)\n"
+          "                         ending about now, instead of the wall clock\n"
           "  --users N              user population (default 10000)\n"
           "  --fraud-share F        share of fraud-scenario events (default 0.01)\n"
           "  --label-delay-s S      label delay (default 3600 event-time s in files, 5 s in Kafka)\n"
@@ -652,7 +655,7 @@ static int parse_num(const char *name, const char *s, double lo, double hi, doub
 static int parse_opts(struct gen_opts *o, int argc, char **argv)
 {
     enum { O_OUT = 256, O_FB_OUT, O_TRUTH, O_BROKERS, O_TOPIC, O_FB_TOPIC, O_SEED, O_COUNT,
-           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_HELP };
+           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_SIM_TIME, O_HELP };
     static const struct option lo[] = {
         { "out", required_argument, NULL, O_OUT },
         { "feedback-out", required_argument, NULL, O_FB_OUT },
@@ -664,6 +667,7 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
         { "count", required_argument, NULL, O_COUNT },
         { "rate", required_argument, NULL, O_RATE },
         { "duration", required_argument, NULL, O_DURATION },
+        { "sim-time", no_argument, NULL, O_SIM_TIME },
         { "users", required_argument, NULL, O_USERS },
         { "fraud-share", required_argument, NULL, O_FRAUD },
         { "label-delay-s", required_argument, NULL, O_DELAY },
@@ -710,6 +714,9 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
         case O_RATE:
             if (parse_num("rate", optarg, 0.001, 1e8, &o->rate))
                 return RG_EINVAL;
+            break;
+        case O_SIM_TIME:
+            o->sim_time = true;
             break;
         case O_DURATION:
             if (parse_num("duration", optarg, 0.001, 1e9, &o->duration))
@@ -780,9 +787,9 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
             o->count = 10000;
     }
     if (o->label_delay_s < 0)
-        o->label_delay_s = file ? 3600 : 5;
+        o->label_delay_s = file || o->sim_time ? 3600 : 5;
     if (o->sim_rate <= 0)
-        o->sim_rate = o->rate > 0 ? o->rate : 20;
+        o->sim_rate = o->rate > 0 && !o->sim_time ? o->rate : 20;
     return 0;
 }
 
@@ -832,7 +839,16 @@ static void summary(const struct gen *g, double secs, uint64_t undelivered)
 static int run(struct gen *g)
 {
     const struct gen_opts *o = &g->o;
-    int64_t origin = g->kafka ? rg_clock_now_ms() : o->start_ms;
+    /* Kafka mode stamps events with the wall clock, unless --sim-time asks
+     * for the simulated event time of file mode (so that per-user activity
+     * matches what the model was trained on whatever the real rate): the
+     * simulated timeline then ends about now. */
+    int64_t origin = o->start_ms;
+    if (g->kafka && !o->sim_time)
+        origin = rg_clock_now_ms();
+    else if (g->kafka)
+        origin = rg_clock_now_ms() -
+                 (o->count > 0 ? (int64_t)((double)o->count * 1000.0 / o->sim_rate) : 0);
     double mean_gap_ms = 1000.0 / o->sim_rate;
     int rc;
 
@@ -841,7 +857,7 @@ static int run(struct gen *g)
         if (rg_gen_unif(&g->r) >= 0.1)
             continue;
         struct fb_item it = {
-            .due = origin + (int64_t)rg_gen_below(&g->r, g->kafka ? 5000 : 600000),
+            .due = origin + (int64_t)rg_gen_below(&g->r, g->kafka && !o->sim_time ? 5000 : 600000),
             .user = u, .kind = 1, .method = (uint8_t)rg_gen_below(&g->r, 3),
         };
         if ((rc = fb_push(g, it)))
@@ -915,7 +931,7 @@ static int run(struct gen *g)
                 g->jitter = rg_gen_unif(&g->r) * 10.0;
             }
         }
-        if (g->kafka)
+        if (g->kafka && !o->sim_time)
             ev.ts_ms = rg_clock_now_ms();
         if ((rc = emit_event(g, &ev)))
             return rc;

@@ -174,6 +174,20 @@ static void test_geo_speed(void **state)
     p.ts_ms = T0 + 2 * HOUR;
     feats(&up, &p, T0 + 2 * HOUR, f);
     assert_true(fabs(f[RG_FEAT_USER_GEO_SPEED_KMH] - 439) < 3);
+    /* location noise: 10 km within 5 seconds is no travel, 30 km is */
+    struct rg_txn n = tx(T0 + 5000, 1);
+    n.has = RG_HAS_GEO;
+    n.lat = 52.52 + 0.09; /* ~10 km north of Berlin */
+    n.lon = 13.405;
+    feats(&up, &n, T0 + 5000, f);
+    struct rg_user_prof b;
+    rg_user_prof_init(&b);
+    apply(&b, &t, T0);
+    feats(&b, &n, T0 + 5000, f);
+    assert_true(f[RG_FEAT_USER_GEO_SPEED_KMH] == 0.0);
+    n.lat = 52.52 + 0.27; /* ~30 km */
+    feats(&b, &n, T0 + 5000, f);
+    assert_true(f[RG_FEAT_USER_GEO_SPEED_KMH] > 10000);
 }
 
 static void test_out_of_order_and_future(void **state)

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# test_reload.sh - hot reload on a live engine against a real broker:
+#   a rule file added -> new ruleset at an event boundary (verdicts name
+#   the new version, the new rule decides); a broken file -> the running
+#   ruleset is kept, the failure is logged with file:line:col and counted
+#   in riskgate_reloads_total; SIGHUP reloads; /healthz and /readyz answer.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
+VERIFY=$IT_REPO/tests/integration/verify.py
+
+it_stack_up || { it_fail stack "the local stack did not come up"; it_summary; exit 1; }
+cp -r "$IT_REPO/rules" "$IT_TMP/rules"
+cat > "$IT_TMP/riskgate.yaml" <<YAML
+kafka:
+  group_id: it-reload
+model:
+  path: $IT_REPO/models/default.json
+rules:
+  dir: $IT_TMP/rules
+  watch: true
+engine:
+  workers: 2
+http:
+  listen: 127.0.0.1:0
+YAML
+
+RG_PID=
+"$BIN" run -c "$IT_TMP/riskgate.yaml" > "$IT_TMP/riskgate.log" 2>&1 &
+RG_PID=$!
+it_on_exit '[ -n "$RG_PID" ] && kill -9 $RG_PID 2>/dev/null'
+it_wait_until 30 grep -q 'metrics and health on' "$IT_TMP/riskgate.log"
+URL=$(sed -n 's/.*metrics and health on \(http:[^ "]*\).*/\1/p' "$IT_TMP/riskgate.log" | head -1)
+ruleset_of() { "$BIN" check --rules "$IT_TMP/rules" 2>/dev/null | sed -n 's/.*rules \([0-9a-f]*\),.*/\1/p'; }
+metric() { curl -s "${URL}metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# batch NAME SEED: produce 300 events, wait for their verdicts.
+batch() {
+    "$BIN" gen --out "$IT_TMP/$1.jsonl" --feedback-out /dev/null --truth-out "$IT_TMP/$1.truth.jsonl" \
+        --count 300 --users 100 --seed "$2" > /dev/null 2>&1
+    it_produce_file transactions "$IT_TMP/$1.jsonl"
+    local deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
+        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+            -f '%k\t%s\n' 2>/dev/null | grep -aF "\"e-$2_" > "$IT_TMP/$1.verdicts"
+        [ "$(wc -l < "$IT_TMP/$1.verdicts")" -ge 300 ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+# all_ruleset NAME VERSION: every verdict of NAME names ruleset VERSION.
+all_ruleset() { [ "$(grep -ac "\"ruleset\":\"$2\"" "$IT_TMP/$1.verdicts")" -eq 300 ]; }
+
+it_assert "/healthz answers 200" curl -sf "${URL}healthz" -o /dev/null
+it_assert "/readyz answers 200 once Kafka, Redis, model and rules are up" \
+    it_wait_until 30 curl -sf "${URL}readyz" -o /dev/null
+v1=$(ruleset_of)
+it_assert "batch 1 decided" batch one 41
+it_assert "batch 1 verdicts name the loaded ruleset $v1" all_ruleset one "$v1"
+
+# ---- a new rule file: picked up without a restart
+cat > "$IT_TMP/zz_it.yaml" <<'YAML'
+rules:
+  - id: it_deny_everything
+    description: test rule added while the engine runs
+    when: amount >= 0
+    then: deny
+    reason: "integration test"
+YAML
+mv "$IT_TMP/zz_it.yaml" "$IT_TMP/rules/zz_it.yaml"
+v2=$(ruleset_of)
+it_assert "the new ruleset has another version" test "$v2" != "$v1"
+it_wait_until 20 grep -q "ruleset $v2" "$IT_TMP/riskgate.log"
+it_assert "batch 2 decided" batch two 42
+it_assert "batch 2 verdicts name the new ruleset $v2" all_ruleset two "$v2"
+it_assert_eq "$(grep -ac '"decision":"deny"' "$IT_TMP/two.verdicts")" 300 "the new rule decides every event"
+it_assert_eq "$(metric 'riskgate_reloads_total{what="rules",result="ok"}')" 1 "reload counted as ok"
+
+# ---- a broken file: the running ruleset stays
+printf 'rules:\n  - id: broken\n    when: amount >> 3\n    then: deny\n' > "$IT_TMP/zz_bad.yaml"
+mv "$IT_TMP/zz_bad.yaml" "$IT_TMP/rules/zz_bad.yaml"
+it_assert "the failed reload is counted" \
+    it_wait_until 20 test "$(metric 'riskgate_reloads_total{what="rules",result="error"}')" = 1
+it_assert "the failure is logged with file:line:col" grep -aq 'zz_bad.yaml:3:' "$IT_TMP/riskgate.log"
+it_assert "batch 3 decided" batch three 43
+it_assert "batch 3 still decided by the running ruleset $v2" all_ruleset three "$v2"
+it_assert "riskgate still running" it_pid_alive "$RG_PID"
+
+# ---- SIGHUP after the fix
+rm -f "$IT_TMP/rules/zz_bad.yaml" "$IT_TMP/rules/zz_it.yaml"
+kill -HUP "$RG_PID"
+it_wait_until 20 grep -q "reloaded (SIGHUP)\|reloaded (file change)" "$IT_TMP/riskgate.log"
+it_assert "batch 4 decided" batch four 44
+it_assert "batch 4 decided by the original ruleset again" all_ruleset four "$v1"
+it_assert_eq "$(grep -ac '"it_deny_everything"' "$IT_TMP/four.verdicts")" 0 "the removed rule no longer fires"
+
+kill -TERM "$RG_PID"; wait "$RG_PID"; rc=$?; RG_PID=
+it_assert_eq "$rc" 0 "graceful exit"
+[ "$IT_FAILED" -gt 0 ] && tail -20 "$IT_TMP/riskgate.log" | sed 's/^/#   /' >&2
+it_summary
