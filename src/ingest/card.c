@@ -18,6 +18,12 @@
  * string is an id, not a card. Each start looks at no more than 19 digits
  * of groups, so the scan is linear in the input.
  *
+ * Most strings cannot hold a card number at all: before the careful walk,
+ * one tight pass counts the digits up to the closing quote; a string with
+ * no backslash and fewer than 13 digits is skipped whole. That is exact:
+ * a run never crosses the quote (not a digit, space or dash), so every
+ * digit a match could use is among those counted.
+ *
  * Limits (documented in docs/contract.md): digits written as \u0030-style
  * escapes are not recognised.
  */
@@ -159,6 +165,11 @@ int rg_card_scan(const char *in, size_t len, char *out, struct rg_card_hit *firs
         }
         size_t s = ++i;
         int before = found;
+        size_t nd = 0, q = s;
+        while (q < len && in[q] != '"' && in[q] != '\\')
+            nd += is_digit((unsigned char)in[q++]);
+        if (nd < CARD_MIN && (q == len || in[q] == '"'))
+            i = q; /* no card fits: skip the careful walk */
         while (i < len && in[i] != '"') {
             c = (unsigned char)in[i];
             if (c == '\\') {
