@@ -33,6 +33,7 @@ it_wait_until 30 grep -q 'metrics and health on' "$IT_TMP/riskgate.log"
 URL=$(sed -n 's/.*metrics and health on \(http:[^ "]*\).*/\1/p' "$IT_TMP/riskgate.log" | head -1)
 ruleset_of() { "$BIN" check --rules "$IT_TMP/rules" 2>/dev/null | sed -n 's/.*rules \([0-9a-f]*\),.*/\1/p'; }
 metric() { curl -s "${URL}metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
 
 # batch NAME SEED: produce 300 events, wait for their verdicts.
 batch() {
@@ -73,14 +74,18 @@ it_assert "the new ruleset has another version" test "$v2" != "$v1"
 it_wait_until 20 grep -q "ruleset $v2" "$IT_TMP/riskgate.log"
 it_assert "batch 2 decided" batch two 42
 it_assert "batch 2 verdicts name the new ruleset $v2" all_ruleset two "$v2"
-it_assert_eq "$(grep -ac '"decision":"deny"' "$IT_TMP/two.verdicts")" 300 "the new rule decides every event"
+it_assert_eq "$(grep -ac '"it_deny_everything"' "$IT_TMP/two.verdicts")" 300 "the new rule matches every event"
+# It denies every event except those an analyst's forced allow protects.
+it_assert_eq $(( $(grep -ac '"decision":"deny"' "$IT_TMP/two.verdicts") + \
+                 $(grep -ac '"code":"forced_allow"' "$IT_TMP/two.verdicts") )) 300 \
+    "the new rule denies every event not force-allowed"
 it_assert_eq "$(metric 'riskgate_reloads_total{what="rules",result="ok"}')" 1 "reload counted as ok"
 
 # ---- a broken file: the running ruleset stays
 printf 'rules:\n  - id: broken\n    when: amount >> 3\n    then: deny\n' > "$IT_TMP/zz_bad.yaml"
 mv "$IT_TMP/zz_bad.yaml" "$IT_TMP/rules/zz_bad.yaml"
 it_assert "the failed reload is counted" \
-    it_wait_until 20 test "$(metric 'riskgate_reloads_total{what="rules",result="error"}')" = 1
+    it_wait_until 20 metric_is 'riskgate_reloads_total{what="rules",result="error"}' 1
 it_assert "the failure is logged with file:line:col" grep -aq 'zz_bad.yaml:3:' "$IT_TMP/riskgate.log"
 it_assert "batch 3 decided" batch three 43
 it_assert "batch 3 still decided by the running ruleset $v2" all_ruleset three "$v2"
@@ -89,7 +94,8 @@ it_assert "riskgate still running" it_pid_alive "$RG_PID"
 # ---- SIGHUP after the fix
 rm -f "$IT_TMP/rules/zz_bad.yaml" "$IT_TMP/rules/zz_it.yaml"
 kill -HUP "$RG_PID"
-it_wait_until 20 grep -q "reloaded (SIGHUP)\|reloaded (file change)" "$IT_TMP/riskgate.log"
+it_assert "SIGHUP (or the file change) brings back the original ruleset" \
+    it_wait_until 20 grep -q "reloaded .*ruleset $v1" "$IT_TMP/riskgate.log"
 it_assert "batch 4 decided" batch four 44
 it_assert "batch 4 decided by the original ruleset again" all_ruleset four "$v1"
 it_assert_eq "$(grep -ac '"it_deny_everything"' "$IT_TMP/four.verdicts")" 0 "the removed rule no longer fires"
