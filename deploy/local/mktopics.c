@@ -247,8 +247,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mktopics: asked for %d topics, got %zu results\n", n, n_results);
 		rc = 1;
 	}
+	/* The warm-up only saves the first client a few seconds; under load the
+	 * coordinator may still be loading ("Not coordinator"), which is not a
+	 * reason to fail the stack: the broker creates them on first use. */
 	if (rc == 0 && warm && rg_mktopics_warm(argv[1], first, (int)timeout_ms) != 0)
-		rc = 1;
+		fprintf(stderr, "mktopics: warm-up incomplete; continuing\n");
 
 fail:
 	if (ev != NULL)
