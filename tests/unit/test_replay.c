@@ -417,10 +417,14 @@ static void test_determinism(void **state)
     double auc = num_at(r, "detection.auc_roc");
     assert_true(auc >= 0 && auc <= 1);
     /* Check the recommendation against the verdict file: scores of good
-     * events (not labelled fraud) at or above step_up_at <= 1%. */
+     * events (not labelled fraud) at or above step_up_at <= 1%. Verdicts
+     * carry scores rounded to 6 decimals, so a group of tied scores right
+     * at the threshold may print on either side of it: count with a
+     * half-unit margin both ways and require the report's exact figure to
+     * lie between the two counts. */
     char *lab = read_file(P("gf.jsonl"), NULL);
     char *v = read_file(P("v0.jsonl"), NULL);
-    size_t good = 0, good_above = 0;
+    size_t good = 0, good_above = 0, good_near = 0;
     for (char *save = NULL, *line = strtok_r(v, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         cJSON *o = cJSON_Parse(line);
@@ -433,14 +437,17 @@ static void test_determinism(void **state)
         bool fraud = hit && strncmp(strstr(hit, "\"label\":"), "\"label\":\"fraud\"", 15) == 0;
         if (!fraud) {
             good++;
-            good_above += s >= step_up_at;
+            good_above += s >= step_up_at + 5e-7;
+            good_near += s >= step_up_at - 5e-7;
         }
         cJSON_Delete(o);
     }
     assert_true(good > 1000);
     assert_true((double)good_above <= 0.01 * (double)good);
-    assert_double_equal(num_at(r, "threshold_curve.recommended.friction_at_step_up"),
-                        (double)good_above / (double)good, 1e-12);
+    double fr = num_at(r, "threshold_curve.recommended.friction_at_step_up");
+    assert_true(fr <= 0.01);
+    assert_true(fr >= (double)good_above / (double)good - 1e-12);
+    assert_true(fr <= (double)good_near / (double)good + 1e-12);
     free(lab);
     free(v);
     cJSON_Delete(r);
