@@ -33,9 +33,23 @@
  *
  * Duplicate keys are found with a generation-stamped hash set in the
  * decoder (no clearing per event).
+ *
+ * Fast path. Almost every event is a flat object of plain strings and
+ * short decimal numbers, and a general parser costs most of the decode
+ * time on it. fast_parse() builds the very cJSON tree cJSON would build
+ * for such input (same item order, types, strings and doubles, in the
+ * same arena) and hands it to the same walk(), so checks and messages are
+ * shared. It gives up, and cJSON parses the message as before, on anything
+ * else: an escape, a nested value, an empty object, an exponent, more
+ * than 15 significant digits, a leading zero, trailing data. Its numbers
+ * are exact: with at most 15 significant digits the mantissa m and 10^k
+ * (k <= 22) are exact doubles, so m / 10^k, one IEEE division, is the
+ * correctly rounded value, which is what cJSON's strtod returns. tests/unit/test_decode_fast.c decodes the same
+ * bytes with and without it and requires identical results.
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -47,6 +61,7 @@
 #include "riskgate/decode.h"
 #include "riskgate/err.h"
 #include "card_scan.h"
+#include "decode_int.h"
 
 /* ------------------------------------------------------------------ */
 /* reason codes                                                        */
@@ -649,6 +664,169 @@ static int take_field(struct rg_txn *txn, int f, const cJSON *it, bool *have_lat
 }
 
 /* ------------------------------------------------------------------ */
+/* fast path (see DESIGN)                                              */
+
+static bool g_fast_path = true;
+static _Thread_local unsigned long tl_fast_hits;
+
+void rg_decode_set_fast_path(bool on) { g_fast_path = on; }
+
+unsigned long rg_decode_fast_hits(void) { return tl_fast_hits; }
+
+static inline bool is_dig(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && is_ws((unsigned char)*p))
+        p++;
+    return p;
+}
+
+static cJSON *fast_item(void)
+{
+    cJSON *it = arena_malloc(sizeof(*it));
+    if (it)
+        memset(it, 0, sizeof(*it));
+    return it;
+}
+
+/* A string without escapes starting after its opening quote; *pp is left
+ * after the closing quote. NULL: not for the fast path (or arena full). */
+static char *fast_string(const char **pp, const char *e)
+{
+    const char *s = *pp, *p = s;
+    while (p < e && *p != '"' && *p != '\\')
+        p++;
+    if (p >= e || *p != '"')
+        return NULL;
+    size_t n = (size_t)(p - s);
+    char *out = arena_malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *pp = p + 1;
+    return out;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 significant digits and at
+ * most 22 after the point: m < 10^15 < 2^53 and 10^frac are exact. */
+static bool fast_number(const char **pp, const char *e, double *out)
+{
+    static const double p10[23] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+    const char *p = *pp;
+    bool neg = p < e && *p == '-';
+    if (neg)
+        p++;
+    if (p >= e || !is_dig((unsigned char)*p))
+        return false;
+    if (*p == '0' && p + 1 < e && is_dig((unsigned char)p[1]))
+        return false;
+    uint64_t m = 0;
+    int sig = 0, frac = 0; /* significant digits: from the first non-zero one */
+    for (; p < e && is_dig((unsigned char)*p); p++) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        sig += m != 0;
+        if (sig > 15)
+            return false;
+    }
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || !is_dig((unsigned char)*p))
+            return false;
+        for (; p < e && is_dig((unsigned char)*p); p++, frac++) {
+            m = m * 10 + (uint64_t)(*p - '0');
+            sig += m != 0;
+            if (sig > 15 || frac >= 22)
+                return false;
+        }
+    }
+    double v = frac ? (double)m / p10[frac] : (double)m;
+    *out = neg ? -v : v;
+    *pp = p;
+    return true;
+}
+
+/* The tree cJSON would build for a flat object of strings, numbers, true,
+ * false and null followed only by whitespace, or NULL to let cJSON parse.
+ * Items come from the arena (tl_active), like cJSON's. */
+static cJSON *fast_parse(const char *buf, size_t len)
+{
+    const char *p = buf, *e = buf + len;
+    p = skip_ws(p, e);
+    if (p >= e || *p != '{')
+        return NULL;
+    p = skip_ws(p + 1, e);
+    if (p >= e || *p != '"')
+        return NULL; /* {} and anything odd: cJSON */
+    cJSON *root = fast_item(), *last = NULL;
+    if (!root)
+        return NULL;
+    root->type = cJSON_Object;
+    for (;;) {
+        if (p >= e || *p != '"')
+            return NULL;
+        p++;
+        cJSON *it = fast_item();
+        if (!it || !(it->string = fast_string(&p, e)))
+            return NULL;
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        p = skip_ws(p + 1, e);
+        if (p >= e)
+            return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            p++;
+            if (!(it->valuestring = fast_string(&p, e)))
+                return NULL;
+            it->type = cJSON_String;
+        } else if (c == '-' || is_dig(c)) {
+            double v;
+            if (!fast_number(&p, e, &v))
+                return NULL;
+            it->type = cJSON_Number;
+            it->valuedouble = v;
+            it->valueint = v >= INT_MAX ? INT_MAX : v <= (double)INT_MIN ? INT_MIN : (int)v;
+        } else if (e - p >= 4 && memcmp(p, "null", 4) == 0) {
+            it->type = cJSON_NULL;
+            p += 4;
+        } else if (e - p >= 4 && memcmp(p, "true", 4) == 0) {
+            it->type = cJSON_True;
+            it->valueint = 1;
+            p += 4;
+        } else if (e - p >= 5 && memcmp(p, "false", 5) == 0) {
+            it->type = cJSON_False;
+            p += 5;
+        } else {
+            return NULL;
+        }
+        if (last) {
+            last->next = it;
+            it->prev = last;
+        } else {
+            root->child = it;
+        }
+        last = it;
+        p = skip_ws(p, e);
+        if (p < e && *p == ',') {
+            p = skip_ws(p + 1, e);
+            continue;
+        }
+        if (p < e && *p == '}')
+            break;
+        return NULL;
+    }
+    root->child->prev = last; /* cJSON keeps the tail in the head's prev */
+    if (skip_ws(p + 1, e) != e)
+        return NULL;
+    return root;
+}
+
+/* ------------------------------------------------------------------ */
 /* decode                                                              */
 
 static int card_reject(const char *buf, const struct rg_card_hit *hit,
@@ -726,7 +904,15 @@ int rg_txn_decode(struct rg_decoder *dec, const char *buf, size_t len, struct rg
     tl_exhausted = false;
     tl_active = true;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    cJSON *root = g_fast_path ? fast_parse(buf, len) : NULL;
+    if (root) {
+        end = buf + len;
+        tl_fast_hits++;
+    } else {
+        tl_used = 0; /* whatever the fast path took */
+        tl_exhausted = false;
+        root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    }
     tl_active = false;
     if (!root) {
         if (tl_exhausted)
