@@ -57,6 +57,7 @@ def main():
     scen = {}
     good_events = good_flagged = 0
     good_users, good_users_bothered = set(), set()
+    friction_reasons = {}
     for eid, t in truth.items():
         if t.get("is_malformed"):
             continue
@@ -67,6 +68,8 @@ def main():
             if v and v["decision"] != "allow":
                 good_flagged += 1
                 good_users_bothered.add(t["user_id"])
+                for r in v.get("reasons", []):
+                    friction_reasons[r["code"]] = friction_reasons.get(r["code"], 0) + 1
             continue
         s = scen.setdefault(t["scenario"], {"events": 0, "step_up": 0, "deny": 0, "missed": 0})
         s["events"] += 1
@@ -103,6 +106,10 @@ def main():
     print("good events stepped up or denied: %d of %d (%.2f%%); good users bothered: %d of %d"
           % (good_flagged, good_events, 100.0 * good_flagged / max(1, good_events),
              len(good_users_bothered), len(good_users)))
+    print("what bothered good users most (reason codes on their step-ups/denials):")
+    for code, n in sorted(friction_reasons.items(), key=lambda kv: -kv[1])[:6]:
+        print("  %-36s %6d" % (code, n))
+    print("(synthetic traffic: a few very heavy users dominate; tune rules with riskgate replay)")
     print("=" * 72)
     return 0 if n_valid == sum(1 for e in truth if e in verdicts) else 1
 
