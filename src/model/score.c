@@ -24,6 +24,12 @@
 #define LANES RG_MODEL_LANES
 #define XROW (2 * RG_MODEL_ROW_FLOATS) /* both copies of a row, model_int.h */
 
+/* The lockstep loops must be unrolled so each lane's node index lives in
+ * a register: left as a loop, GCC keeps i[] on the stack and every step
+ * pays a store-to-load forward in the chain (about 2x slower). */
+#define UNROLL_LANES _Pragma("GCC unroll 8") /* = LANES */
+_Static_assert(RG_MODEL_LANES == 8, "UNROLL_LANES spells out the lane count");
+
 /* Round to float once, as XGBoost's DMatrix does, into the two copies. */
 static inline void row_expand(const double *x, float *xf)
 {
@@ -61,11 +67,14 @@ static float gbdt_margin(const struct rg_model *m, const float *xf)
     size_t t = 0;
     for (; t + LANES <= m->n_trees; t += LANES) {
         uint32_t i[LANES];
+        UNROLL_LANES
         for (int k = 0; k < LANES; k++)
             i[k] = m->tree_off[t + k];
         for (int d = m->group_depth[t / LANES]; d > 0; d--)
+            UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 i[k] = step(g, i[k], xf);
+        UNROLL_LANES
         for (int k = 0; k < LANES; k++)
             acc += g[i[k]].thr;
     }
@@ -124,15 +133,18 @@ static double iforest_score(const struct rg_model *m, const double *x)
     size_t t = 0;
     for (; t + LANES <= m->n_trees; t += LANES) {
         uint32_t i[LANES];
+        UNROLL_LANES
         for (int k = 0; k < LANES; k++)
             i[k] = m->tree_off[t + k];
         for (int d = m->group_depth[t / LANES]; d > 0; d--) {
+            UNROLL_LANES
             for (int k = 0; k < LANES; k++) {
                 const struct rg_gnode *n = &g[i[k]];
                 uint32_t next = n->left + (uint32_t)!(xf[n->feat] <= n->thr);
                 i[k] += (next - i[k]) & keep[n->feat];
             }
         }
+        UNROLL_LANES
         for (int k = 0; k < LANES; k++)
             depths += in[i[k]].feat < 0 ? in[i[k]].thr : iforest_path(in, i[k], xf, present);
     }
@@ -151,37 +163,41 @@ double rg_model_score(const struct rg_model *m, const double *x)
     return (double)xgb_sigmoid(gbdt_margin(m, xf));
 }
 
-/* One block of up to BLOCK rows, tree-major, LANES rows in lockstep. */
+/* One block of up to BLOCK rows, tree-major, LANES rows in lockstep.
+ * The rows left over after the last full group of LANES (replay batches
+ * are often small) would each walk every tree as one serial chain of
+ * loads; they take the single-row path instead, LANES trees in lockstep.
+ * Both add a row's leaf values in tree order from base_margin, so the
+ * float sums are the same. */
 static void gbdt_block(const struct rg_model *m, const double *rows, size_t n, double *out)
 {
     float xf[BLOCK][XROW];
     float acc[BLOCK];
+    size_t nl = n - n % LANES; /* rows walked LANES at a time */
     for (size_t r = 0; r < n; r++) {
         row_expand(rows + r * RG_FEAT_COUNT, xf[r]);
         acc[r] = m->base_margin;
     }
     const struct rg_gnode *g = m->g;
-    for (size_t t = 0; t < m->n_trees; t++) {
+    for (size_t t = 0; nl && t < m->n_trees; t++) {
         uint32_t root = m->tree_off[t];
         int depth = m->tree_depth[t];
-        size_t r = 0;
-        for (; r + LANES <= n; r += LANES) {
+        for (size_t r = 0; r < nl; r += LANES) {
             uint32_t i[LANES];
+            UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 i[k] = root;
             for (int d = depth; d > 0; d--)
+                UNROLL_LANES
                 for (int k = 0; k < LANES; k++)
                     i[k] = step(g, i[k], xf[r + k]);
+            UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 acc[r + k] += g[i[k]].thr;
         }
-        for (; r < n; r++) {
-            uint32_t i = root;
-            for (int d = depth; d > 0; d--)
-                i = step(g, i, xf[r]);
-            acc[r] += g[i].thr;
-        }
     }
+    for (size_t r = nl; r < n; r++)
+        acc[r] = gbdt_margin(m, xf[r]);
     for (size_t r = 0; r < n; r++)
         out[r] = (double)xgb_sigmoid(acc[r]);
 }
