@@ -81,7 +81,14 @@ static void string(struct sb *s)
                                        "h\xc3\xa9llo", "4111 1111 1111 1111",
                                        "ref 5555555555554444", "\\ud83d\\ude00", "none",
                                        "biometric" };
-    put(s, "\"%s\"", str[pick((int)(sizeof(str) / sizeof(str[0])))]);
+    /* bytes the pre-scan judges: control characters, DEL, bad UTF-8 */
+    static const char *const raw[] = { "raw\x01" "ctl", "del\x7f", "bad\xff", "trunc\xc3",
+                                       "over\xc0\xaf", "sur\xed\xa0\x80", "\xf0\x9f\x98\x80",
+                                       "\\u0041", "nul\\u0000x", "tab\tin" };
+    if (pick(10) == 0)
+        put(s, "\"%s\"", raw[pick((int)(sizeof(raw) / sizeof(raw[0])))]);
+    else
+        put(s, "\"%s\"", str[pick((int)(sizeof(str) / sizeof(str[0])))]);
 }
 
 static void value(struct sb *s, const char *key)
