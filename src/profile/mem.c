@@ -10,11 +10,16 @@
  * (latest hour per member, MEM_USERS members, least recently seen replaced)
  * as the Redis script.
  *
- * Entities live inline in their table (no calloc per device, merchant or
- * IP, one cache miss per lookup instead of two, and rg_mem_free frees only
- * what an entity grew: merchant rings, user sets past MEM_INLINE). A
- * pointer from ent_get() is therefore valid only until the next ent_get()
- * (a resize moves entities); every caller uses it at once.
+ * Entities live in one dense array in creation order (no calloc per
+ * device, merchant or IP; rg_mem_free frees only what an entity grew:
+ * merchant rings, user sets past MEM_INLINE). The hash table holds 8-byte
+ * slots {tag, index}: most IPs are seen once, so the table is large and
+ * its lookups miss the cache, and small slots keep it a ninth of the
+ * size of inline entities; the tag (high half of the key) settles a probe
+ * without touching the entity, and a new entity is written at the hot end
+ * of the array. A pointer from ent_get() is valid only until the next
+ * ent_get() (the array may move when it grows); every caller uses it at
+ * once.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -65,11 +70,17 @@ struct ment {
 static struct muser *ent_users(struct ment *e) { return e->capu ? e->heap : e->inl; }
 static const struct muser *ent_users_c(const struct ment *e) { return e->capu ? e->heap : e->inl; }
 
+struct eslot {
+    uint32_t tag; /* k >> 32 */
+    uint32_t idx; /* 1 + index into ents; 0: empty */
+};
+
 struct rg_mem {
     struct mblob *blobs;
     size_t nb, capb;
-    struct ment *ents;
-    size_t ne, cape;
+    struct ment *ents;      /* ne entities, room for capa */
+    struct eslot *eidx;     /* cape slots */
+    size_t ne, capa, cape;
     uint64_t *labels;
     size_t nl, capl;
 };
@@ -95,9 +106,11 @@ struct rg_mem *rg_mem_new(void)
         return NULL;
     m->capb = m->cape = m->capl = 1024;
     m->blobs = calloc(m->capb, sizeof *m->blobs);
-    m->ents = calloc(m->cape, sizeof *m->ents);
+    m->capa = 512;
+    m->ents = malloc(m->capa * sizeof *m->ents);
+    m->eidx = calloc(m->cape, sizeof *m->eidx);
     m->labels = calloc(m->capl, sizeof *m->labels);
-    if (!m->blobs || !m->ents || !m->labels) {
+    if (!m->blobs || !m->ents || !m->eidx || !m->labels) {
         rg_mem_free(m);
         return NULL;
     }
@@ -110,12 +123,11 @@ void rg_mem_free(struct rg_mem *m)
         return;
     for (size_t i = 0; m->blobs && i < m->capb; i++)
         free(m->blobs[i].v);
-    for (size_t i = 0; m->ents && i < m->cape; i++) {
-        if (m->ents[i].k) {
-            free(m->ents[i].m);
-            free(m->ents[i].heap);
-        }
+    for (size_t i = 0; m->ents && i < m->ne; i++) {
+        free(m->ents[i].m);
+        free(m->ents[i].heap);
     }
+    free(m->eidx);
     free(m->blobs);
     free(m->ents);
     free(m->labels);
@@ -170,10 +182,12 @@ int rg_mem_user_put(struct rg_mem *m, uint64_t k, const unsigned char *v, size_t
 
 size_t rg_mem_user_count(const struct rg_mem *m) { return m->nb; }
 
-static struct ment *ent_slot(struct ment *t, size_t cap, uint64_t k)
+/* The slot of key k in t: its own, or the empty one where it would go. */
+static struct eslot *ent_slot(struct eslot *t, size_t cap, const struct ment *ents, uint64_t k)
 {
+    uint32_t tag = (uint32_t)(k >> 32);
     size_t i = k & (cap - 1);
-    while (t[i].k && t[i].k != k)
+    while (t[i].idx && (t[i].tag != tag || ents[t[i].idx - 1].k != k))
         i = (i + 1) & (cap - 1);
     return &t[i];
 }
@@ -182,25 +196,39 @@ static struct ment *ent_slot(struct ment *t, size_t cap, uint64_t k)
  * valid until the next ent_get (see DESIGN). */
 static struct ment *ent_get(struct rg_mem *m, uint64_t k)
 {
-    struct ment *p = ent_slot(m->ents, m->cape, k);
-    if (p->k)
-        return p;
+    struct eslot *p = ent_slot(m->eidx, m->cape, m->ents, k);
+    if (p->idx)
+        return &m->ents[p->idx - 1];
+    if (m->ne >= UINT32_MAX - 1)
+        return NULL;
+    if (m->ne == m->capa) {
+        struct ment *a = realloc(m->ents, 2 * m->capa * sizeof *a);
+        if (!a)
+            return NULL;
+        m->ents = a;
+        m->capa *= 2;
+    }
     if ((m->ne + 1) * 2 > m->cape) {
         size_t cap = m->cape * 2;
-        struct ment *t = calloc(cap, sizeof *t);
+        struct eslot *t = calloc(cap, sizeof *t);
         if (!t)
             return NULL;
-        for (size_t i = 0; i < m->cape; i++)
-            if (m->ents[i].k)
-                *ent_slot(t, cap, m->ents[i].k) = m->ents[i];
-        free(m->ents);
-        m->ents = t;
+        for (size_t i = 0; i < m->ne; i++) {
+            struct eslot *q = ent_slot(t, cap, m->ents, m->ents[i].k);
+            q->tag = (uint32_t)(m->ents[i].k >> 32);
+            q->idx = (uint32_t)(i + 1);
+        }
+        free(m->eidx);
+        m->eidx = t;
         m->cape = cap;
-        p = ent_slot(m->ents, m->cape, k);
+        p = ent_slot(m->eidx, m->cape, m->ents, k);
     }
-    p->k = k;
-    m->ne++;
-    return p;
+    struct ment *e = &m->ents[m->ne];
+    memset(e, 0, sizeof *e);
+    e->k = k;
+    p->tag = (uint32_t)(k >> 32);
+    p->idx = (uint32_t)(++m->ne);
+    return e;
 }
 
 static int64_t fdiv(int64_t a, int64_t b)
@@ -297,9 +325,9 @@ void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_sh
     /* The three home slots are independent cache misses in a big table:
      * start them all before walking any (a hint, no semantic effect). */
     size_t mask = m->cape - 1;
-    __builtin_prefetch(&m->ents[ev->dev_h & mask]);
-    __builtin_prefetch(&m->ents[ev->ip_h & mask]);
-    __builtin_prefetch(&m->ents[ev->merch_h & mask]);
+    __builtin_prefetch(&m->eidx[ev->dev_h & mask]);
+    __builtin_prefetch(&m->eidx[ev->ip_h & mask]);
+    __builtin_prefetch(&m->eidx[ev->merch_h & mask]);
     struct ment *e;
     if (ev->dev_h && (e = ent_get(m, ev->dev_h))) {
         users_count(e, hour, day, &out->dev_users_24h, &out->dev_users_30d);
