@@ -122,6 +122,26 @@ def join_latency(events_tsv, out_tsv, warmup_s):
     return lat, steady
 
 
+def per_second(events_tsv, out_tsv):
+    """[(second since the first event, events, p50, p99, max)] of latency
+    by event CreateTime: shows whether the tail is a warm-up, periodic
+    stalls or spread evenly."""
+    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    if not ev:
+        return []
+    t0 = min(ev.values())
+    buckets, seen = {}, set()
+    for ts, eid in read_tsv(out_tsv):
+        if eid in ev and eid not in seen:
+            seen.add(eid)
+            buckets.setdefault((ev[eid] - t0) // 1000, []).append(ts - ev[eid])
+    out = []
+    for k in sorted(buckets):
+        v = sorted(buckets[k])
+        out.append([k, len(v), pct(v, 0.5), pct(v, 0.99), v[-1]])
+    return out
+
+
 def pcts(lat):
     return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "p999_ms": pct(lat, 0.999),
             "max_ms": lat[-1] if lat else None, "samples": len(lat)}
@@ -164,6 +184,11 @@ def bench(work, prefix):
                                 os.path.join(work, "rate.verdicts.tsv"), warm)
     pt_all, pt_lat = join_latency(os.path.join(work, "rate-pt.events.tsv"),
                                   os.path.join(work, "rate-pt.out.tsv"), warm)
+    series = {"columns": ["second", "events", "p50_ms", "p99_ms", "max_ms"],
+              "riskgate": per_second(os.path.join(work, "rate.events.tsv"),
+                                     os.path.join(work, "rate.verdicts.tsv")),
+              "passthrough": per_second(os.path.join(work, "rate-pt.events.tsv"),
+                                        os.path.join(work, "rate-pt.out.tsv"))}
     if len(pt_all) != rate["events"]:
         problems.append("half-rate pass-through: %d copies, want %d" % (len(pt_all), rate["events"]))
     pt_b0 = int(open(os.path.join(work, "passthrough.broker0")).read() or 0)
@@ -213,7 +238,8 @@ def bench(work, prefix):
         "latency_warmup_s": warm,
         "latency_at_half_rate": {"riskgate_after_warmup": pcts(lat), "riskgate_incl_warmup": pcts(lat_all),
                                  "passthrough_after_warmup": pcts(pt_lat),
-                                 "passthrough_incl_warmup": pcts(pt_all)},
+                                 "passthrough_incl_warmup": pcts(pt_all),
+                                 "per_second": series},
         "redis_cmds_per_event": mx_redis["cmds_sent_per_event"],
         "redis_cmds_per_event_at_half_rate": rate_redis["cmds_sent_per_event"],
         "redis_cmds_incl_lua_per_event": mx_redis["cmds_incl_lua_per_event"],
@@ -310,12 +336,9 @@ def print_bench(res, prefix):
     p("  Redis commands/event    %10.4f sent (goal <= 0.5: %s); %.2f incl. inside Lua; Redis CPU %.1f us/event" %
       (res["redis_cmds_per_event"], mark(g["redis_cmds_le_0.5_per_event"]),
        res["redis_cmds_incl_lua_per_event"], res["redis_cpu_us_per_event"]))
-    p("  CPU/event: riskgate %s us, redis-server %s us, broker %s us (pass-through: %s us + broker %s us)" %
+    p("  CPU/event at max rate: riskgate %s us, redis-server %s us, broker %s us (pass-through: %s us + broker %s us)" %
       (res["cpu_us_per_event"], res["redis_cpu_us_per_event"], res["broker_cpu_us_per_event"],
        res["passthrough_cpu_us_per_event"], res["passthrough_broker_cpu_us_per_event"]))
-    h = res["half_rate_run"]
-    p("  broker CPU/event at half rate: riskgate %s us, pass-through %s us (both incl. gen's producing)" %
-      (h["broker_cpu_us_per_event"], h["passthrough_broker_cpu_us_per_event"]))
     p("  riskgate RSS %.1f MB (peak %.1f MB)" % (res["rss_mb"], res["rss_peak_mb"]))
     p("  scaling (events/s, riskgate CPU us/event, Redis CPU us/event):")
     for s in res["scaling"]:
@@ -390,9 +413,9 @@ def soak(work, prefix):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(prefix + ".png", dpi=90)
-    print("soak: %s; RSS first third %.1f MB, last third %.1f MB (%+.2f%%): %s; wrote %s.json/.png" %
+    print("soak: %s; RSS first third %.1f MB, last third %.1f MB (%+.2f%%): %s; wrote %s.json and .png" %
           (res["status"], first or 0, last or 0, res["rss_change_pct"] or 0,
-           "flat" if flat else "NOT flat", prefix, prefix), file=sys.stderr)
+           "flat" if flat else "NOT flat", prefix), file=sys.stderr)
     for pr in problems:
         print("soak: FAILED: " + pr, file=sys.stderr)
     return 1 if problems else 0

@@ -73,8 +73,13 @@ export BENCH_WORK
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
+PT_PID=
+GEN_PID=
 on_exit() {
     local rc=$?
+    for p in $PT_PID $GEN_PID; do
+        { kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; } || true
+    done
     bench_cleanup
     if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         bench_say "scratch kept: $BENCH_WORK"
@@ -160,7 +165,7 @@ bench_run "$BENCH_PT" "$BENCH_BROKERS" bench.rate.pt.in bench.rate.pt.out bench-
     > "$BENCH_WORK/rate-pt.json" 2> "$BENCH_WORK/rate-pt.err" &
 PT_PID=$!
 for ((i = 0; i < 600; i++)); do
-    grep -q 'assigned' "$BENCH_WORK/rate-pt.err" && break
+    grep -qs 'assigned' "$BENCH_WORK/rate-pt.err" && break
     sleep 0.1
 done
 bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker0"
@@ -168,6 +173,7 @@ bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate.pt.in -
     --rate "$HALF" --duration "$RATE_SECONDS" --users "$USERS" --seed 2 \
     > "$BENCH_WORK/gen-rate-pt.out" 2> "$BENCH_WORK/gen-rate-pt.err"
 wait "$PT_PID"
+PT_PID=
 bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker1"
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.pt.in > "$BENCH_WORK/rate-pt.events.tsv"
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.pt.out > "$BENCH_WORK/rate-pt.out.tsv"
@@ -185,6 +191,7 @@ bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate --feedb
 GEN_PID=$!
 bench_rg_wait rate "$RATE_EVENTS"
 wait "$GEN_PID"
+GEN_PID=
 bench_redis_snapshot "$BENCH_WORK/rate.redis1"
 bench_rg_stop
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate > "$BENCH_WORK/rate.events.tsv"

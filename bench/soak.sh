@@ -45,7 +45,9 @@ export BENCH_WORK
 GEN_PID=
 on_exit() {
     local rc=$?
-    [ -n "$GEN_PID" ] && kill -TERM "$GEN_PID" 2>/dev/null && wait "$GEN_PID" 2>/dev/null
+    if [ -n "$GEN_PID" ]; then
+        { kill -TERM "$GEN_PID" 2>/dev/null && wait "$GEN_PID" 2>/dev/null; } || true
+    fi
     bench_cleanup
     if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
         bench_say "scratch kept: $BENCH_WORK"
