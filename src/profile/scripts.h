@@ -70,6 +70,7 @@
     "local n = tonumber(ARGV[2])\n"                                                   \
     "local CAP = 32\n"                                                   \
     "local res = {}\n"                                                                \
+    "local mcache, morder = {}, {}\n"                                                  \
     "local i = 3\n"                                                                   \
     "local function users(k, hour, day, u, upd, want30)\n"                            \
     "  local f = redis.call('HGETALL', k)\n"                                          \
@@ -112,27 +113,47 @@
     "  if dk ~= '' then d24, d30 = users(dk, hour, day, u, upd, true) end\n"            \
     "  if ik ~= '' then ip = users(ik, hour, day, u, upd, false) end\n"                 \
     "  if mk ~= '' then\n"                                                            \
-    "    local r = redis.call('HMGET', mk, 'C', 'p' .. part)\n"                       \
-    "    local v = cells(r[1])\n"                                                     \
+    "    local c = mcache[mk]\n"                                                      \
+    "    if not c then\n"                                                             \
+    "      local r = redis.call('HMGET', mk, 'C')\n"                                  \
+    "      c = {v = cells(r[1]), hw = {}, dirty = false, touch = false}\n"            \
+    "      mcache[mk] = c\n"                                                          \
+    "      morder[#morder + 1] = mk\n"                                                \
+    "    end\n"                                                                       \
+    "    local v = c.v\n"                                                             \
     "    m1 = csum(v, 0, 60, minute, 60)\n"                                           \
     "    me = csum(v, 120, 31, day, 30)\n"                                            \
     "    mf = csum(v, 182, 31, day, 30)\n"                                            \
     "    mf7 = csum(v, 182, 31, day, 7)\n"                                            \
     "    local fresh = true\n"                                                        \
     "    if off >= 0 then\n"                                                          \
-    "      local hw = tonumber(r[2])\n"                                               \
-    "      if hw and off <= hw then fresh = false\n"                                  \
-    "      else redis.call('HSET', mk, 'p' .. part, fmt(off)) end\n"                  \
+    "      local pk = 'p' .. part\n"                                                  \
+    "      local hw = c.hw[pk]\n"                                                     \
+    "      if hw == nil then hw = tonumber(redis.call('HGET', mk, pk)) or false end\n" \
+    "      if hw and off <= hw then c.hw[pk] = hw; fresh = false\n"                   \
+    "      else c.hw[pk] = off; c.dirty = true end\n"                                 \
     "    end\n"                                                                       \
     "    if fresh and upd then\n"                                                     \
     "      cbump(v, 0, 60, minute)\n"                                                 \
     "      cbump(v, 120, 31, day)\n"                                                  \
-    "      redis.call('HSET', mk, 'C', struct.pack(CF, unpack(v)))\n"                 \
+    "      c.dirty = true; c.cells_dirty = true\n"                                    \
     "    end\n"                                                                       \
-    "    if fresh or off < 0 then redis.call('PEXPIRE', mk, ttl) end\n"               \
+    "    if fresh or off < 0 then c.touch = true end\n"                               \
     "  end\n"                                                                         \
     "  res[#res + 1] = d24; res[#res + 1] = d30; res[#res + 1] = m1\n"                \
     "  res[#res + 1] = me; res[#res + 1] = mf; res[#res + 1] = mf7; res[#res + 1] = ip\n" \
+    "end\n"                                                                           \
+    "-- Merchants are read once per batch and written back once, in first-seen\n"   \
+    "-- order: a popular merchant appears many times in one batch.\n"               \
+    "for _, mk in ipairs(morder) do\n"                                                \
+    "  local c = mcache[mk]\n"                                                        \
+    "  if c.cells_dirty then redis.call('HSET', mk, 'C', struct.pack(CF, unpack(c.v))) end\n" \
+    "  if c.dirty then\n"                                                             \
+    "    for pk, hw in pairs(c.hw) do\n"                                              \
+    "      if hw then redis.call('HSET', mk, pk, fmt(hw)) end\n"                      \
+    "    end\n"                                                                       \
+    "  end\n"                                                                         \
+    "  if c.touch then redis.call('PEXPIRE', mk, ttl) end\n"                           \
     "end\n"                                                                           \
     "return res\n"
 
