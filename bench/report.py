@@ -331,6 +331,8 @@ def print_bench(res, prefix):
       (res["half_rate_eps"], res["latency_warmup_s"], res["p50_ms_at_half_rate"], res["p99_ms_at_half_rate"],
        res["p999_ms_at_half_rate"], mark(g["p99_le_10ms_at_half_rate"])))
     for k, v in res["latency_at_half_rate"].items():
+        if k == "per_second":
+            continue
         p("      %-26s p50 %s  p99 %s  p99.9 %s  max %s ms (%d events)" %
           (k, v["p50_ms"], v["p99_ms"], v["p999_ms"], v["max_ms"], v["samples"]))
     p("  Redis commands/event    %10.4f sent (goal <= 0.5: %s); %.2f incl. inside Lua; Redis CPU %.1f us/event" %
