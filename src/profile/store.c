@@ -760,8 +760,8 @@ static int feedback_user(struct rg_profile_store *s, const char *user_id, int32_
         *out = idx;
         return 0;
     }
-    int rc = store_key(s, 'u', user_id, s->ents[idx].key);
-    if (rc == 0)
+    int rc = store_key(s, 'u', user_id, s->ents[idx].key); /* key length or < 0 */
+    if (rc >= 0)
         rc = conn_get(s);
     if (rc < 0) {
         cache_unlink(s, idx);

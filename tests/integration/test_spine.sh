@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_spine.sh - the spine against a real Kafka broker and redis-server:
-#   1. N events in -> exactly N verdicts whose event_ids match one to one,
-#      plus one dead letter per malformed event (generated and hand-written),
-#      with reason headers and card numbers masked;
+#   1. N events (and their feedback) in -> exactly N verdicts whose
+#      event_ids match one to one, plus one dead letter per malformed event
+#      (generated and hand-written), with reason headers and card numbers
+#      masked; valid feedback is applied, never dead-lettered;
 #   2. kill -9 mid-stream, restart: every event has a verdict (duplicates
 #      allowed, same event_id);
 #   3. SIGTERM drains and exits 0, and the group's committed offsets cover
@@ -57,6 +58,8 @@ it_assert "generated malformed events" test "$n_bad" -gt 10
 
 it_produce_file transactions "$IT_TMP/a.jsonl" || it_fail produce "could not produce events"
 it_produce_file transactions "$IT_REPO/tests/data/bad_events.jsonl" || it_fail produce "bad events"
+# Feedback first in the backlog: workers meet users they have not cached yet.
+it_produce_file risk-feedback "$IT_TMP/a.fb.jsonl" || it_fail produce "could not produce feedback"
 n_hand=$(wc -l < "$IT_REPO/tests/data/bad_events.jsonl")
 start_rg
 if wait_verdicts "$IT_TMP/a.truth.jsonl" "$n_valid" 120; then

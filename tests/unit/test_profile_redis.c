@@ -289,6 +289,33 @@ static void test_restart_does_not_double_count(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* Feedback is often the first thing a fresh worker sees for a user (a new
+ * consumer group over a backlog, or after a restart): the store must
+ * connect and load the user from Redis, not crash. */
+static void test_feedback_first_for_uncached_user(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    char reason[160];
+    struct rg_profile_store *s = store(PASSWORD, false); /* not connected yet */
+    const char *set = "{\"type\":\"settings\",\"user_id\":\"fay\",\"step_up_method\":\"biometric\","
+                      "\"ts\":1780000000000}";
+    assert_int_equal(rg_profile_feedback(s, set, strlen(set), reason, sizeof reason), 0);
+    assert_int_equal(rg_profile_flush(s), 0);
+    rg_profile_store_free(s);
+    s = store(PASSWORD, false); /* a new worker: the setting comes from Redis */
+    struct rg_txn t = tx("fay", T0, 1, 6, 1);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u;
+    bool d;
+    assert_int_equal(rg_profile_process_batch(s, &t, 1, f, &u, &d), 0);
+    assert_int_equal(u.preferred, RG_METHOD_BIOMETRIC);
+    assert_false(d);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_ttl_on_every_key_and_pseudonyms(void **state)
 {
     (void)state;
@@ -518,6 +545,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripted_exact_and_same_as_memory),
         cmocka_unit_test(test_restart_does_not_double_count),
+        cmocka_unit_test(test_feedback_first_for_uncached_user),
         cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
         cmocka_unit_test(test_corrupt_value_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
