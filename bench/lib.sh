@@ -213,9 +213,15 @@ bench_machine() {
     redis_v=$(bench_redis INFO server | tr -d '\r' | awk -F: '$1 == "redis_version" { print $2 }')
     rg_v=$("$BENCH_BIN" version 2>&1 | head -n 1)
     kafka_v=${RISKGATE_KAFKA_VERSION:-}
-    "$BENCH_PY" - "$1" "$redis_v" "$kafka_v" "$rg_v" <<'EOF'
+    # Which code was measured: HEAD, whether src/ or include/ differ from it,
+    # and when the binary was built (others may rebuild it at any time).
+    local git_head git_dirty bin_mtime
+    git_head=$(git -C "$BENCH_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git_dirty=$(git -C "$BENCH_REPO" status --porcelain -- src include 2>/dev/null | wc -l)
+    bin_mtime=$(date -u -r "$BENCH_BIN" +%Y-%m-%dT%H:%M:%SZ)
+    "$BENCH_PY" - "$1" "$redis_v" "$kafka_v" "$rg_v" "$git_head" "$git_dirty" "$bin_mtime" <<'EOF'
 import json, os, platform, sys
-out, redis_v, kafka_v, rg_v = sys.argv[1:5]
+out, redis_v, kafka_v, rg_v, git_head, git_dirty, bin_mtime = sys.argv[1:8]
 cpu = ""
 for line in open("/proc/cpuinfo"):
     if line.startswith("model name"):
@@ -227,7 +233,9 @@ for line in open("/proc/meminfo"):
         mem_kb = int(line.split()[1])
 json.dump({"nproc": os.cpu_count(), "memory_gb": round(mem_kb / 1048576, 1), "cpu_model": cpu,
            "kernel": platform.release(), "loadavg_start": os.getloadavg(),
-           "versions": {"riskgate": rg_v, "kafka_broker": kafka_v, "redis": redis_v}},
+           "versions": {"riskgate": rg_v, "kafka_broker": kafka_v, "redis": redis_v,
+                        "git_head": git_head, "src_files_differing_from_head": int(git_dirty),
+                        "riskgate_binary_built": bin_mtime}},
           open(out, "w"))
 EOF
 }
