@@ -193,6 +193,17 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s);
 }
 
+/* Write one byte per page through a volatile pointer: calloc'd memory is
+ * only mapped on first touch, and a plain memset of zeros may be elided. */
+static void prefault(void *p, size_t len)
+{
+    volatile unsigned char *b = p;
+    for (size_t i = 0; i < len; i += 4096)
+        b[i] = 0;
+    if (len)
+        b[len - 1] = 0;
+}
+
 struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
 {
     if (!c || !c->secret || !c->secret_len)
@@ -245,6 +256,11 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->ents = calloc(s->cap, sizeof *s->ents);
     s->heads = malloc(nh * sizeof *s->heads);
     s->dirty = malloc(s->cap * sizeof *s->dirty);
+    /* Pools at boot: touch every page of the user cache now, so a serving
+     * process has its full resident size from the start and RSS stays flat
+     * while the cache fills (memory ~ cache_users x sizeof(struct centry)). */
+    if (!s->mem_mode && s->ents)
+        prefault(s->ents, s->cap * sizeof *s->ents);
     size_t b = RG_PROF_MAX_BATCH;
     s->ev_ent = malloc(b * sizeof *s->ev_ent);
     s->miss = malloc(b * sizeof *s->miss);
