@@ -430,11 +430,12 @@ static void process_batch(struct worker *w, size_t n)
             rg_counter_inc(RG_M_REDIS_ERRORS);
         }
         int64_t tm = rg_clock_mono_ns();
+        /* One batch's Redis work (1-2 round trips: process + flush). */
+        rg_histo_observe_us(RG_M_REDIS_LATENCY, 0, (tm - tp) / 1000);
         rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_PROFILE, (tm - tp) / 1000 / (int64_t)nt);
+        /* The decider observes the model and rules stages itself. */
         rg_decider_decide(dc, w->txns, nt, w->feat, w->uctx, w->degraded, w->scores,
                           w->rule_hits, w->verdicts);
-        int64_t tr = rg_clock_mono_ns();
-        rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_RULES, (tr - tm) / 1000 / (int64_t)nt);
         int64_t now_ms = rg_clock_now_ms();
         for (size_t i = 0; i < nt; i++) {
             struct item *it = w->tx_items[i];
@@ -443,6 +444,8 @@ static void process_batch(struct worker *w, size_t n)
             v->latency_us = (tnow - it->t_recv_ns) / 1000;
             v->decided_at_ms = now_ms;
             int len = rg_verdict_encode(v, &w->txns[i], w->vbuf, VERDICT_BUF);
+            rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_ENCODE,
+                                (rg_clock_mono_ns() - tnow) / 1000);
             if (len < 0) {
                 /* Cannot happen with a 32 KiB buffer and bounded fields;
                  * if it does, the event is not lost: dead-letter it. */

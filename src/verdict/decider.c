@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "riskgate/clock.h"
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
+#include "riskgate/metrics.h"
 #include "riskgate/model.h"
 #include "riskgate/rules.h"
 
@@ -141,10 +143,14 @@ void rg_decider_decide(const struct rg_decider *dc, const struct rg_txn *txns, s
                        struct rg_verdict *out)
 {
     double *score = scores, *anomaly = scores + n;
+    int64_t t0 = rg_clock_mono_ns();
     if (dc->model)
         rg_model_score_batch(dc->model, feat, n, score);
     if (dc->anomaly)
         rg_model_score_batch(dc->anomaly, feat, n, anomaly);
+    int64_t t1 = rg_clock_mono_ns();
+    if (n > 0 && (dc->model || dc->anomaly))
+        rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_MODEL, (t1 - t0) / 1000 / (int64_t)n);
     const char *mver = dc->model ? rg_model_version(dc->model) : NULL;
     const char *rver = dc->rs ? rg_ruleset_version(dc->rs) : NULL;
 
@@ -178,4 +184,7 @@ void rg_decider_decide(const struct rg_decider *dc, const struct rg_txn *txns, s
             ctx.failed_step_ups_24h = 0;
         rg_ruleset_decide(dc->rs, &ctx, v);
     }
+    if (n > 0)
+        rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_RULES,
+                            (rg_clock_mono_ns() - t1) / 1000 / (int64_t)n);
 }
