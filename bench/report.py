@@ -25,8 +25,16 @@ import json
 import os
 import sys
 
-# Data commands run by riskgate's Lua scripts (src/profile/scripts.h).
+# Data commands run by riskgate's Lua scripts: every redis.call('NAME' in
+# src/profile/scripts.h (read at run time, so a changed script is counted
+# right), else the list as of this writing.
 LUA_INNER = {"hdel", "hget", "hgetall", "hincrby", "hmget", "hset", "pexpire", "set"}
+_SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "profile", "scripts.h")
+if os.path.exists(_SCRIPTS):
+    import re
+    _names = set(m.lower() for m in re.findall(r"redis\.p?call\(\s*'([A-Za-z]+)'", open(_SCRIPTS).read()))
+    if _names:
+        LUA_INNER = _names
 # Commands the benchmark itself sends.
 BENCH_OWN = {"info", "flushall"}
 
@@ -258,7 +266,8 @@ def bench(work, prefix):
         "scaling": scaling,
         "goals": {
             "ratio_ge_0.7": ratio >= 0.7,
-            "p99_le_10ms_at_half_rate": p99 is not None and p99 <= 10,
+            # None: too few events after the warm-up to judge (a short quick run).
+            "p99_le_10ms_at_half_rate": (p99 <= 10) if len(lat) >= 1000 else None,
             "redis_cmds_le_0.5_per_event": mx_redis["cmds_sent_per_event"] <= 0.5,
         },
         "params": params,
@@ -321,7 +330,7 @@ def chart_bench(res, lats, path):
 def print_bench(res, prefix):
     p = lambda *a: print(*a, file=sys.stderr)
     g = res["goals"]
-    mark = lambda ok: "met" if ok else "MISSED"
+    mark = lambda ok: "n/a (too few events after the warm-up)" if ok is None else "met" if ok else "MISSED"
     p("")
     p("bench: results (%s)" % res["status"])
     p("  pass-through            %10.0f events/s" % res["passthrough_eps"])
