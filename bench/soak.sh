@@ -10,8 +10,8 @@
 #   SOAK_SECONDS    duration of the paced input (600)
 #   SOAK_USERS      user population (100000)
 #   SOAK_WARMUP_S   samples before this are not judged (60)
-#   SOAK_FEEDBACK   1: riskgate also consumes gen's feedback (default 0; see
-#                   bench/run.sh "Feedback" for the crash that blocks it)
+#   SOAK_FEEDBACK   0: riskgate does not consume gen's feedback (default 1;
+#                   see bench/run.sh "Feedback")
 #   BENCH_CONFIG    riskgate config (riskgate.yaml: shipped model + rules)
 #   BENCH_RESULTS_DIR  where soak-<date>.json and .png go (bench/results)
 #   BENCH_KEEP=1    keep the scratch directory
@@ -32,7 +32,7 @@ RATE=${SOAK_RATE:-2000}
 DURATION=${SOAK_SECONDS:-600}
 USERS=${SOAK_USERS:-100000}
 WARMUP=${SOAK_WARMUP_S:-60}
-FEEDBACK=${SOAK_FEEDBACK:-0}
+FEEDBACK=${SOAK_FEEDBACK:-1}
 export BENCH_CONFIG=${BENCH_CONFIG:-riskgate.yaml}
 RESULTS=${BENCH_RESULTS_DIR:-bench/results}
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
