@@ -679,8 +679,8 @@ static void dispatch(struct engine *e, rd_kafka_message_t *m)
 static void *consumer_main(void *arg)
 {
     struct engine *e = arg;
-    int64_t last_lag = 0;
-    uint64_t max_inflight = (uint64_t)e->conf->kafka_max_inflight;
+    int64_t last_lag = 0, last_store = 0;
+    uint64_t max_inflight = (uint64_t)e->conf->kafka_max_inflight, inflight = 0;
     while (!atomic_load(&e->stop_consuming)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->consumer, 100);
         if (m) {
@@ -694,7 +694,14 @@ static void *consumer_main(void *arg)
                 dispatch(e, m);
             }
         }
-        uint64_t inflight = advance_and_store(e);
+        /* Offsets are stored every few milliseconds, not per message: the
+         * store builds a partition list, and auto-commit runs far less
+         * often anyway. Idle polls (no message) always store. */
+        int64_t tnow = rg_clock_mono_ns();
+        if (!m || tnow - last_store >= 5000000) {
+            inflight = advance_and_store(e);
+            last_store = tnow;
+        }
         if (!e->paused && inflight >= max_inflight) {
             rd_kafka_pause_partitions(e->consumer, e->assigned);
             e->paused = true;
