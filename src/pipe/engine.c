@@ -755,7 +755,20 @@ static void publish_generation(struct engine *e, struct rg_decider *dc)
     rg_decider_free(old);
 }
 
-static int reload(struct engine *e, const char *why)
+/* What a reload is about, for riskgate_reloads_total{what=...}. */
+enum { RELOAD_RULES = 1, RELOAD_MODEL = 2 };
+
+static void count_reload(int what, bool ok)
+{
+    if (what & RELOAD_RULES)
+        rg_counter_inc_l(RG_M_RELOADS, RG_RELOAD_IDX(RG_RELOAD_RULES, ok));
+    if (what & RELOAD_MODEL)
+        rg_counter_inc_l(RG_M_RELOADS, RG_RELOAD_IDX(RG_RELOAD_MODEL, ok));
+}
+
+/* Build a whole new generation off the hot path; on any problem keep the
+ * running one (a half-loaded ruleset or model never decides an event). */
+static int reload(struct engine *e, const char *why, int what)
 {
     struct rg_diags d;
     rg_diags_init(&d);
@@ -766,13 +779,13 @@ static int reload(struct engine *e, const char *why)
         for (size_t i = 0; i < d.n && i < d.cap; i++)
             RG_ERROR(MOD, "%s:%d:%d: %s%s%s", d.v[i].file, d.v[i].line, d.v[i].col,
                      d.v[i].msg, d.v[i].hint ? " " : "", d.v[i].hint ? d.v[i].hint : "");
-        rg_counter_inc_l(RG_M_RELOADS, RG_RELOAD_IDX(RG_RELOAD_RULES, false));
+        count_reload(what, false);
         rg_diags_fini(&d);
         return rc;
     }
     rg_diags_fini(&d);
     publish_generation(e, dc);
-    rg_counter_inc_l(RG_M_RELOADS, RG_RELOAD_IDX(RG_RELOAD_RULES, true));
+    count_reload(what, true);
     RG_INFO(MOD, "reloaded (%s): model %s, ruleset %s", why,
             dc->model ? rg_model_version(dc->model) : "none",
             dc->rs ? rg_ruleset_version(dc->rs) : "none");
@@ -811,10 +824,14 @@ static uint64_t dir_sig(const char *dir, int depth)
     return sig;
 }
 
-static uint64_t files_signature(const struct rg_conf *c)
+static uint64_t model_signature(const struct rg_conf *c)
 {
-    return stat_sig(c->model_path) * 3u + stat_sig(c->anomaly_model_path) * 5u +
-           (c->rules_dir[0] ? dir_sig(c->rules_dir, 0) : 0);
+    return stat_sig(c->model_path) * 3u + stat_sig(c->anomaly_model_path) * 5u;
+}
+
+static uint64_t rules_signature(const struct rg_conf *c)
+{
+    return c->rules_dir[0] ? dir_sig(c->rules_dir, 0) : 0;
 }
 
 /* ---------------------------------------------------------- http hooks */
@@ -1124,7 +1141,7 @@ int rg_engine_run(const struct rg_conf *conf)
             RISKGATE_VERSION, e->n_workers, e->batch_size, conf->topic_in,
             conf->kafka_bootstrap);
 
-    uint64_t sig = files_signature(conf);
+    uint64_t msig = model_signature(conf), rsig = rules_signature(conf);
     while (!g_stop_req) {
         struct timespec to = { 1, 0 };
         siginfo_t si;
@@ -1135,13 +1152,16 @@ int rg_engine_run(const struct rg_conf *conf)
             g_stop_req = 1;
         } else if (s == SIGHUP || g_reload_req) {
             g_reload_req = 0;
-            reload(e, "SIGHUP");
-            sig = files_signature(conf);
+            reload(e, "SIGHUP", RELOAD_RULES | RELOAD_MODEL);
+            msig = model_signature(conf);
+            rsig = rules_signature(conf);
         } else if (conf->watch_files) {
-            uint64_t now_sig = files_signature(conf);
-            if (now_sig != sig) {
-                sig = now_sig;
-                reload(e, "file change");
+            uint64_t m2 = model_signature(conf), r2 = rules_signature(conf);
+            int what = (m2 != msig ? RELOAD_MODEL : 0) | (r2 != rsig ? RELOAD_RULES : 0);
+            if (what) {
+                msig = m2;
+                rsig = r2;
+                reload(e, "file change", what);
             }
         }
     }

@@ -3,7 +3,9 @@
 #   a rule file added -> new ruleset at an event boundary (verdicts name
 #   the new version, the new rule decides); a broken file -> the running
 #   ruleset is kept, the failure is logged with file:line:col and counted
-#   in riskgate_reloads_total; SIGHUP reloads; /healthz and /readyz answer.
+#   in riskgate_reloads_total; SIGHUP reloads; a model file replaced by
+#   garbage is refused (the old model keeps scoring), a valid new model is
+#   swapped in; /healthz and /readyz answer.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
@@ -11,11 +13,12 @@ VERIFY=$IT_REPO/tests/integration/verify.py
 
 it_stack_up || { it_fail stack "the local stack did not come up"; it_summary; exit 1; }
 cp -r "$IT_REPO/rules" "$IT_TMP/rules"
+cp "$IT_REPO/models/default.json" "$IT_TMP/model.json"
 cat > "$IT_TMP/riskgate.yaml" <<YAML
 kafka:
   group_id: it-reload
 model:
-  path: $IT_REPO/models/default.json
+  path: $IT_TMP/model.json
 rules:
   dir: $IT_TMP/rules
   watch: true
@@ -99,6 +102,25 @@ it_assert "SIGHUP (or the file change) brings back the original ruleset" \
 it_assert "batch 4 decided" batch four 44
 it_assert "batch 4 decided by the original ruleset again" all_ruleset four "$v1"
 it_assert_eq "$(grep -ac '"it_deny_everything"' "$IT_TMP/four.verdicts")" 0 "the removed rule no longer fires"
+
+# ---- the model: garbage is refused, a valid new model is swapped in
+model_of() { sed -n 's/.*"model":"\([^"]*\)".*/\1/p' "$IT_TMP/$1.verdicts" | sort -u; }
+m1=$(model_of four)
+it_assert "verdicts name one model version ($m1)" test "$(model_of four | wc -l)" -eq 1
+head -c 5000 "$IT_REPO/models/default.json" > "$IT_TMP/model.tmp"   # truncated JSON
+mv "$IT_TMP/model.tmp" "$IT_TMP/model.json"
+it_assert "a truncated model file is refused and counted" \
+    it_wait_until 20 metric_is 'riskgate_reloads_total{what="model",result="error"}' 1
+it_assert "batch 5 decided" batch five 45
+it_assert_eq "$(model_of five)" "$m1" "batch 5 still scored by the running model"
+ok_before=$(metric 'riskgate_reloads_total{what="model",result="ok"}')   # SIGHUP counted one
+cp "$IT_REPO/tests/data/model/gbdt_small.json" "$IT_TMP/model.tmp"
+mv "$IT_TMP/model.tmp" "$IT_TMP/model.json"
+it_assert "a valid new model is swapped in" \
+    it_wait_until 20 metric_is 'riskgate_reloads_total{what="model",result="ok"}' $((ok_before + 1))
+it_assert "batch 6 decided" batch six 46
+m2=$(model_of six)
+it_assert "batch 6 scored by the new model ($m2)" test -n "$m2" -a "$m2" != "$m1" -a "$(model_of six | wc -l)" -eq 1
 
 kill -TERM "$RG_PID"; wait "$RG_PID"; rc=$?; RG_PID=
 it_assert_eq "$rc" 0 "graceful exit"
