@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "riskgate/utf8.h"
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
 #include "rules_int.h"
@@ -91,20 +92,6 @@ static size_t append_num(char *out, size_t cap, size_t o, double v)
     return append(out, cap, o, b, (size_t)n);
 }
 
-/* Do not leave half a UTF-8 sequence at the end of a truncated text. */
-static void utf8_fix_tail(char *s, size_t n)
-{
-    size_t j = n;
-    while (j > 0 && n - j < 3 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
-        j--;
-    if (j == 0)
-        return;
-    unsigned char lead = (unsigned char)s[j - 1];
-    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (n - (j - 1) < want)
-        s[j - 1] = '\0';
-}
-
 void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, char *out,
                            size_t cap)
 {
@@ -139,7 +126,7 @@ void rg_rule_render_reason(const struct rg_rule *r, const struct rg_xctx *x, cha
         }
         }
     }
-    utf8_fix_tail(out, o);
+    rg_utf8_trim_tail(out, o);
 }
 
 /* v with 3 decimals ("0.500"), without printf's slow float path. */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "riskgate/utf8.h"
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
 #include "riskgate/verdict.h"
@@ -54,20 +55,6 @@ void rg_verdict_reset(struct rg_verdict *v)
     v->features = NULL;
 }
 
-/* Cut s (of length n) so it does not end inside a UTF-8 sequence. */
-static void utf8_trim_tail(char *s, size_t n)
-{
-    size_t j = n;
-    while (j > 0 && n - j < 3 && ((unsigned char)s[j - 1] & 0xC0) == 0x80)
-        j--;
-    if (j == 0)
-        return;
-    unsigned char lead = (unsigned char)s[j - 1];
-    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (n - (j - 1) < want)
-        s[j - 1] = '\0';
-}
-
 int rg_verdict_add_reason(struct rg_verdict *v, const char *code, enum rg_reason_source src,
                           const char *fmt, ...)
 {
@@ -85,7 +72,7 @@ int rg_verdict_add_reason(struct rg_verdict *v, const char *code, enum rg_reason
         if (n < 0)
             r->detail[0] = '\0';
         else if ((size_t)n >= sizeof(r->detail))
-            utf8_trim_tail(r->detail, sizeof(r->detail) - 1);
+            rg_utf8_trim_tail(r->detail, sizeof(r->detail) - 1);
     }
     v->n_reasons++;
     return 0;

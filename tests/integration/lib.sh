@@ -299,3 +299,19 @@ it_summary() {
     echo "$IT_PASSED passed, $IT_FAILED failed"
     [ "$IT_FAILED" -eq 0 ] && [ "$IT_PASSED" -gt 0 ]
 }
+
+RG_PID=
+_IT_RG_TRAP=0
+# it_rg_start CONFIG [LOG]: start `riskgate run -c CONFIG` in the background
+# ($RISKGATE_BIN, default build/riskgate), appending its output to LOG
+# (default $IT_TMP/riskgate.log). Sets RG_PID; a riskgate still running
+# when the script exits is killed (-9) before the stack goes down.
+it_rg_start() {
+    local bin=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
+    "$bin" run -c "$1" >> "${2:-$IT_TMP/riskgate.log}" 2>&1 &
+    RG_PID=$!
+    if [ "$_IT_RG_TRAP" = 0 ]; then
+        it_on_exit '[ -n "$RG_PID" ] && kill -9 $RG_PID 2>/dev/null'
+        _IT_RG_TRAP=1
+    fi
+}

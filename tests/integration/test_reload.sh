@@ -28,10 +28,7 @@ http:
   listen: 127.0.0.1:0
 YAML
 
-RG_PID=
-"$BIN" run -c "$IT_TMP/riskgate.yaml" > "$IT_TMP/riskgate.log" 2>&1 &
-RG_PID=$!
-it_on_exit '[ -n "$RG_PID" ] && kill -9 $RG_PID 2>/dev/null'
+it_rg_start "$IT_TMP/riskgate.yaml"
 it_wait_until 30 grep -q 'metrics and health on' "$IT_TMP/riskgate.log"
 URL=$(sed -n 's/.*metrics and health on \(http:[^ "]*\).*/\1/p' "$IT_TMP/riskgate.log" | head -1)
 ruleset_of() { "$BIN" check --rules "$IT_TMP/rules" 2>/dev/null | sed -n 's/.*rules \([0-9a-f]*\),.*/\1/p'; }

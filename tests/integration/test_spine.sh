@@ -27,12 +27,7 @@ http:
   listen: ""
 YAML
 
-RG_PID=
-start_rg() {
-    "$BIN" run -c "$IT_TMP/riskgate.yaml" >> "$IT_TMP/riskgate.log" 2>&1 &
-    RG_PID=$!
-}
-it_on_exit '[ -n "$RG_PID" ] && kill -9 $RG_PID 2>/dev/null'
+start_rg() { it_rg_start "$IT_TMP/riskgate.yaml"; }
 
 # Wait until at least N distinct valid events of TRUTH have a verdict.
 wait_verdicts() {
