@@ -87,6 +87,12 @@ fi
 cat "$IT_TMP/a.truth.jsonl" "$IT_TMP/b.truth.jsonl" > "$IT_TMP/ab.truth.jsonl"
 n_b=$(grep -c '"is_malformed":false' "$IT_TMP/b.truth.jsonl")
 it_produce_file transactions "$IT_TMP/b.jsonl" || it_fail produce "could not produce events"
+# The run that gets killed goes slowly on purpose (one worker, batches of
+# 4), so that the kill lands mid-stream however fast the machine is.
+kill -TERM "$RG_PID"; wait "$RG_PID"
+sed -e 's/workers: 2/workers: 1/' -e 's/batch_size: 32/batch_size: 4/' \
+    "$IT_TMP/riskgate.yaml" > "$IT_TMP/riskgate-slow.yaml"
+it_rg_start "$IT_TMP/riskgate-slow.yaml"
 wait_verdicts "$IT_TMP/ab.truth.jsonl" $((n_valid + 2000)) 120 || true
 kill -9 "$RG_PID" 2>/dev/null
 wait "$RG_PID" 2>/dev/null
