@@ -9,7 +9,7 @@ BIN=$REPO/build/riskgate
 OUT=$REPO/demo-out
 SECONDS_RUN=${DEMO_SECONDS:-60}
 RATE=${DEMO_RATE:-1000}
-USERS=${DEMO_USERS:-10000}
+USERS=${DEMO_USERS:-100000}
 export STACK_DIR=$REPO/.stack/demo
 mkdir -p "$OUT"
 rm -f "$OUT"/*
