@@ -229,6 +229,16 @@ static void put_strn(struct wr *w, const char *s, size_t max)
 
 static void put_str(struct wr *w, const char *s) { put_strn(w, s, SIZE_MAX); }
 
+/* Unsigned decimal digits of v, written backwards from end; returns start. */
+static char *utoa_back(char *end, unsigned long long v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 static void put_num(struct wr *w, double v)
 {
     if (!isfinite(v)) {
@@ -237,6 +247,35 @@ static void put_num(struct wr *w, double v)
     }
     char tmp[48];
     int n;
+    if (fabs(v) < 1e9) {
+        /* "%.6f" without printf: v * 1e6 is within 1/16 of the exact
+         * product below 1e15, so when its fraction is not near one half the
+         * rounded integer is exactly what printf would print; near one half
+         * (rare) printf decides. Trailing zeros are trimmed either way. */
+        double x = fabs(v) * 1e6, fl = floor(x), fr = x - fl;
+        if (fabs(fr - 0.5) > 0.1) {
+            unsigned long long r = (unsigned long long)fl + (fr > 0.5);
+            char *end = tmp + sizeof(tmp), *p = end;
+            unsigned long long ip = r / 1000000, fp = r % 1000000;
+            if (fp) {
+                int digits = 6;
+                while (fp % 10 == 0) {
+                    fp /= 10;
+                    digits--;
+                }
+                for (int i = 0; i < digits; i++) {
+                    *--p = (char)('0' + fp % 10);
+                    fp /= 10;
+                }
+                *--p = '.';
+            }
+            p = utoa_back(p, ip);
+            if (signbit(v))
+                *--p = '-';
+            put(w, p, (size_t)(end - p));
+            return;
+        }
+    }
     if (fabs(v) < 1e15) {
         n = snprintf(tmp, sizeof(tmp), "%.6f", v);
         while (n > 0 && tmp[n - 1] == '0')
@@ -255,9 +294,12 @@ static void put_num(struct wr *w, double v)
 
 static void put_int(struct wr *w, long long v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", v);
-    put(w, tmp, (size_t)n);
+    char tmp[24], *end = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char *p = utoa_back(end, u);
+    if (v < 0)
+        *--p = '-';
+    put(w, p, (size_t)(end - p));
 }
 
 static void put_key(struct wr *w, const char *k, bool first)
@@ -296,10 +338,21 @@ static void put_time(struct wr *w, int64_t ms)
         puts_(w, "null");
         return;
     }
-    char tmp[40];
-    int n = snprintf(tmp, sizeof(tmp), "\"%04d-%02u-%02uT%02d:%02d:%02d.%03dZ\"", (int)y, mo, d,
-                     sod / 3600, sod / 60 % 60, sod % 60, frac);
-    put(w, tmp, (size_t)n);
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ" without printf (hot path). */
+    char t[26];
+    int parts[7] = { (int)y, (int)mo, (int)d, sod / 3600, sod / 60 % 60, sod % 60, frac };
+    static const int width[7] = { 4, 2, 2, 2, 2, 2, 3 };
+    static const char sep[7] = { '-', '-', 'T', ':', ':', '.', 'Z' };
+    size_t k = 0;
+    t[k++] = '"';
+    for (int i = 0; i < 7; i++) {
+        for (int j = width[i] - 1, x = parts[i]; j >= 0; j--, x /= 10)
+            t[k + (size_t)j] = (char)('0' + x % 10);
+        k += (size_t)width[i];
+        t[k++] = sep[i];
+    }
+    t[k++] = '"';
+    put(w, t, k);
 }
 
 /* ------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
@@ -355,9 +356,73 @@ static void test_unterminated_fields(void **state)
     cJSON_Delete(o);
 }
 
+/* Numbers are formatted without printf on the hot path; they must read
+ * exactly as printf's "%.6f" (trailing zeros trimmed) would, including
+ * values whose sixth decimal is a near tie, negatives and -0. Same for
+ * latency_us and decided_at against printf. */
+static void ref_num(double v, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%.6f", v);
+    while (n > 0 && out[n - 1] == '0')
+        n--;
+    if (n > 0 && out[n - 1] == '.')
+        n--;
+    out[n] = '\0';
+}
+
+static void test_number_formatting_matches_printf(void **state)
+{
+    (void)state;
+    struct rg_txn txn;
+    fill_txn(&txn, "e1", "u1");
+    struct rg_verdict v;
+    char buf[4096], want[64], got[64];
+    uint64_t seed = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        double u = (double)(seed >> 11) / 9007199254740992.0;
+        double x;
+        switch (i % 6) {
+        case 0: x = u; break;                                   /* scores */
+        case 1: x = u * 1000.0; break;
+        case 2: x = (double)(seed % 2000000) / 1e6 + 5e-7; break; /* near ties */
+        case 3: x = -u * 50.0; break;
+        case 4: x = u * 9.99e8; break;
+        default: x = (double)(seed % 100000) / 1000.0; break;   /* short decimals */
+        }
+        if (i == 7) x = -0.0;
+        if (i == 8) x = -1e-9;
+        rg_verdict_reset(&v);
+        v.score = x;
+        v.latency_us = (int64_t)(seed % 10000000) - (i % 2 ? 5000000 : 0);
+        v.decided_at_ms = (int64_t)(seed % 4102444800000ULL);
+        assert_true(rg_verdict_encode(&v, &txn, buf, sizeof(buf)) > 0);
+        const char *p = strstr(buf, "\"score\":");
+        assert_non_null(p);
+        p += 8;
+        size_t n = strcspn(p, ",");
+        assert_true(n < sizeof(got));
+        memcpy(got, p, n);
+        got[n] = '\0';
+        ref_num(x, want, sizeof(want));
+        if (strcmp(got, want) != 0)
+            fail_msg("score %.17g: got %s, printf gives %s", x, got, want);
+        snprintf(want, sizeof(want), "\"latency_us\":%lld,", (long long)v.latency_us);
+        assert_non_null(strstr(buf, want));
+        time_t secs = (time_t)(v.decided_at_ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(want, sizeof(want), "\"decided_at\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(v.decided_at_ms % 1000));
+        assert_non_null(strstr(buf, want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_number_formatting_matches_printf),
         cmocka_unit_test(test_helpers),         cmocka_unit_test(test_allow),
         cmocka_unit_test(test_step_up),         cmocka_unit_test(test_deny_shadow_nan),
         cmocka_unit_test(test_escaping),        cmocka_unit_test(test_features),
