@@ -81,7 +81,10 @@
       "Fraud labels for this merchant's events received in the last 7 days.")                    \
     X(IP_DISTINCT_USERS_24H, "ip.distinct_users_24h", "24h", "approx", "ip profile",             \
       "Distinct users seen from this IP in the last 24 hours; exact up to 32 "          \
-      "(a bounded set in Redis), saturating at 32.")
+      "(a bounded set in Redis), saturating at 32.")                                     \
+    X(USER_CARRIER_MONTH_SPEND, "user.carrier_month_spend", "month", "exact", "user profile",  \
+      "Sum of the user's carrier_billing amounts in this calendar month (UTC) before this "      \
+      "event: what counts against a carrier's monthly cap.")
 
 enum rg_feature_slot {
 #define RG_FEAT_ENUM(id, name, win, exact, cost, def) RG_FEAT_##id,

@@ -88,6 +88,7 @@ struct rg_user_prof {
     struct rg_up_slot countries[RG_UP_SET], devices[RG_UP_SET], merchants[RG_UP_SET];
     int32_t month;              /* year*12 + month0 of month_spend; -1 none */
     double month_spend;
+    double month_carrier;       /* carrier_billing part of month_spend */
     struct rg_up_mark failed[RG_UP_MARKS], frauds[RG_UP_MARKS];
     uint8_t preferred;          /* enum rg_step_up_method */
 };
@@ -132,7 +133,7 @@ void rg_feature_compute(const struct rg_user_prof *up, const struct rg_shared_fe
 /* Encoding: version byte, CRC32C-checked, little-endian, variable length.
  * rg_user_prof_encode returns bytes written or RG_ETOOBIG;
  * RG_UP_ENC_MAX always suffices. decode returns 0 or RG_ECORRUPT. */
-#define RG_UP_ENC_VERSION 1
+#define RG_UP_ENC_VERSION 2 /* 2: month_carrier */
 #define RG_UP_ENC_MAX 1024
 int rg_user_prof_encode(const struct rg_user_prof *up, unsigned char *buf, size_t cap);
 int rg_user_prof_decode(struct rg_user_prof *up, const unsigned char *buf, size_t len);

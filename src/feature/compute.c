@@ -152,10 +152,13 @@ static void user_features(const struct rg_user_prof *up, const struct rg_txn *tx
     out[RG_FEAT_USER_FAILED_STEP_UPS_24H] = marks_count(up->failed, t - DAY_MS);
     out[RG_FEAT_USER_FRAUD_LABELS_90D] = marks_count(up->frauds, t - 90 * DAY_MS);
     int32_t m = month_of(t);
-    if (!hist || m > up->month)
+    if (!hist || m > up->month) {
         out[RG_FEAT_USER_MONTH_SPEND] = 0;
-    else if (m == up->month)
+        out[RG_FEAT_USER_CARRIER_MONTH_SPEND] = 0;
+    } else if (m == up->month) {
         out[RG_FEAT_USER_MONTH_SPEND] = up->month_spend;
+        out[RG_FEAT_USER_CARRIER_MONTH_SPEND] = up->month_carrier;
+    }
     /* else: an out-of-order event of an earlier month: unknown */
     if ((txn->has & RG_HAS_COUNTRY) && hist) {
         uint16_t c = (uint16_t)(((unsigned char)txn->country[0] << 8) |

@@ -225,11 +225,15 @@ int rg_user_prof_apply(struct rg_user_prof *up, const struct rg_txn *txn, int64_
         set_touch(up->merchants, rg_prof_hash16(txn->merchant_id), t_s);
 
     int32_t m = month_of(t);
+    bool carrier = (txn->has & RG_HAS_CHANNEL) && strcmp(txn->channel, "carrier_billing") == 0;
     if (m == up->month) {
         up->month_spend += txn->amount;
+        if (carrier)
+            up->month_carrier += txn->amount;
     } else if (m > up->month) {
         up->month = m;
         up->month_spend = txn->amount;
+        up->month_carrier = carrier ? txn->amount : 0.0;
     }
     return 1;
 }
@@ -334,6 +338,7 @@ int rg_user_prof_encode(const struct rg_user_prof *up, unsigned char *buf, size_
     put(&w, up->hod, sizeof up->hod);
     PUT(&w, up->month);
     PUT(&w, up->month_spend);
+    PUT(&w, up->month_carrier);
     for (int i = 0; i < up->n_ring; i++) {
         int64_t d = up->last_ms - up->ring[i].ts_ms;
         uint32_t d32 = d < 0 ? 0 : d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
@@ -429,6 +434,7 @@ int rg_user_prof_decode(struct rg_user_prof *up, const unsigned char *buf, size_
     get(&r, tmp.hod, sizeof tmp.hod);
     GET(&r, tmp.month);
     GET(&r, tmp.month_spend);
+    GET(&r, tmp.month_carrier);
     for (int i = 0; i < tmp.n_ring; i++) {
         uint32_t d32;
         GET(&r, d32);
@@ -474,7 +480,7 @@ int rg_user_prof_decode(struct rg_user_prof *up, const unsigned char *buf, size_
     if (r.bad || r.n != r.len)
         return RG_ECORRUPT;
     if (!isfinite(tmp.mean) || !isfinite(tmp.m2) || !isfinite(tmp.weight) || tmp.weight < 0 ||
-        !isfinite(tmp.month_spend) || tmp.last_ms < tmp.first_ms ||
+        !isfinite(tmp.month_spend) || !isfinite(tmp.month_carrier) || tmp.last_ms < tmp.first_ms ||
         (tmp.has_geo && (!isfinite(tmp.lat) || !isfinite(tmp.lon))))
         return RG_ECORRUPT;
     *up = tmp;

@@ -252,6 +252,48 @@ static void test_month_spend(void **state)
     struct rg_txn d = tx(feb1 - HOUR, 1);
     feats(&up, &d, feb1 + HOUR, f);
     assert_true(isnan(f[RG_FEAT_USER_MONTH_SPEND]));
+    assert_true(isnan(f[RG_FEAT_USER_CARRIER_MONTH_SPEND]));
+}
+
+static void test_carrier_month_spend(void **state)
+{
+    (void)state;
+    struct rg_user_prof up;
+    rg_user_prof_init(&up);
+    int64_t feb1 = 1769904000000LL; /* 2026-02-01T00:00:00Z */
+    struct rg_txn card = tx(feb1 + HOUR, 40);
+    card.has |= RG_HAS_CHANNEL;
+    snprintf(card.channel, sizeof card.channel, "card");
+    struct rg_txn cb = tx(feb1 + 2 * HOUR, 7);
+    cb.has |= RG_HAS_CHANNEL;
+    snprintf(cb.channel, sizeof cb.channel, "carrier_billing");
+    double f[RG_FEAT_COUNT];
+    feats(&up, &card, feb1 + HOUR, f);
+    assert_true(f[RG_FEAT_USER_CARRIER_MONTH_SPEND] == 0); /* no history: 0 this month */
+    apply(&up, &card, feb1 + HOUR);
+    apply(&up, &cb, feb1 + 2 * HOUR);
+    struct rg_txn next = tx(feb1 + 3 * HOUR, 1);
+    feats(&up, &next, feb1 + 3 * HOUR, f);
+    assert_true(f[RG_FEAT_USER_MONTH_SPEND] == 47);
+    assert_true(f[RG_FEAT_USER_CARRIER_MONTH_SPEND] == 7);
+    /* a new month starts both at zero; a carrier payment then counts */
+    int64_t mar1 = feb1 + 28LL * 24 * HOUR;
+    struct rg_txn m = tx(mar1 + HOUR, 3);
+    m.has |= RG_HAS_CHANNEL;
+    snprintf(m.channel, sizeof m.channel, "carrier_billing");
+    feats(&up, &m, mar1 + HOUR, f);
+    assert_true(f[RG_FEAT_USER_CARRIER_MONTH_SPEND] == 0);
+    apply(&up, &m, mar1 + HOUR);
+    /* and survives the encoding */
+    unsigned char buf[RG_UP_ENC_MAX];
+    int n = rg_user_prof_encode(&up, buf, sizeof buf);
+    assert_true(n > 0);
+    struct rg_user_prof back;
+    assert_int_equal(rg_user_prof_decode(&back, buf, (size_t)n), 0);
+    feats(&back, &next, mar1 + 2 * HOUR, f);
+    next.ts_ms = mar1 + 2 * HOUR;
+    feats(&back, &next, mar1 + 2 * HOUR, f);
+    assert_true(f[RG_FEAT_USER_CARRIER_MONTH_SPEND] == 3);
 }
 
 static void test_giftcard_share(void **state)
@@ -424,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_geo_speed),
         cmocka_unit_test(test_out_of_order_and_future),
         cmocka_unit_test(test_month_spend),
+        cmocka_unit_test(test_carrier_month_spend),
         cmocka_unit_test(test_giftcard_share),
         cmocka_unit_test(test_hour_unusualness),
         cmocka_unit_test(test_ring_overflow_buckets),
