@@ -24,8 +24,12 @@
  * cells (events), 31 day cells (fraud labels by arrival day); a cell of an
  * older unit is reset on bump, one of a newer unit is left alone; a value
  * of the wrong size is treated as empty and replaced. Why packed: HGETALL
- * of 122 separate fields cost ~50 us per event in the script, the packed
- * read-modify-write ~9 us. Field p<partition> = highest applied offset,
+ * of 122 separate fields cost ~50 us per event in the script. The string
+ * is read once per batch, cells are bumped with string operations (two
+ * 8-byte cells per event; unpacking and repacking all 244 integers per
+ * event cost ~25 us of Redis CPU), and the string as it stood before each
+ * event is returned in that event's merchant slot: riskgate sums the
+ * windows itself (merch_sums() in store.c). Field p<partition> = highest applied offset,
  * so a re-consumed event (offset <= mark) changes nothing. Every key written
  * gets a TTL. Keys are built inside the script, so this targets a single
  * Redis (not Cluster).
@@ -39,30 +43,29 @@
 #define RG_LUA_COMMON                                                                  \
     "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"                               \
     "local function fmt(v) return string.format('%.0f', v) end\n"                    \
-    "local CF = '<' .. string.rep('i', 244)\n"                                        \
-    "local function cells(s)\n"                                                       \
-    "  if (not s) or #s ~= 976 then\n"                                                \
-    "    local v = {}\n"                                                              \
-    "    for c = 1, 244 do v[c] = 0 end\n"                                            \
-    "    return v\n"                                                                  \
-    "  end\n"                                                                         \
-    "  local v = {struct.unpack(CF, s)}\n"                                            \
-    "  v[245] = nil\n"                                                                \
-    "  return v\n"                                                                    \
+    "local ZERO = string.rep('\\0', 976)\n"                                            \
+    "local function norm(s) if (not s) or #s ~= 976 then return ZERO end return s end\n" \
+    "local function sbump(s, base, mod, unit)\n"                                      \
+    "  local off = (base + 2 * (unit % mod)) * 4\n"                                  \
+    "  local u, n = struct.unpack('<ii', s, off + 1)\n"                              \
+    "  if n > 0 and u == unit then n = n + 1\n"                                      \
+    "  elseif n == 0 or u < unit then u = unit; n = 1\n"                             \
+    "  else return s end\n"                                                          \
+    "  return string.sub(s, 1, off) .. struct.pack('<ii', u, n) .. string.sub(s, off + 9)\n" \
     "end\n"                                                                           \
-    "local function csum(v, base, mod, unit, span)\n"                                 \
-    "  local s = 0\n"                                                                 \
-    "  for c = 0, mod - 1 do\n"                                                       \
-    "    local u, n = v[base + 2 * c + 1], v[base + 2 * c + 2]\n"                     \
-    "    if n > 0 and u <= unit and u > unit - span then s = s + n end\n"             \
-    "  end\n"                                                                         \
-    "  return s\n"                                                                    \
+    "-- the minute and the day cell of one event in one rebuild of the string\n"     \
+    "local function cellnew(s, off, unit)\n"                                         \
+    "  local u, n = struct.unpack('<ii', s, off + 1)\n"                              \
+    "  if n > 0 and u == unit then return struct.pack('<ii', u, n + 1) end\n"        \
+    "  if n == 0 or u < unit then return struct.pack('<ii', unit, 1) end\n"          \
+    "  return string.sub(s, off + 1, off + 8)\n"                                     \
     "end\n"                                                                           \
-    "local function cbump(v, base, mod, unit)\n"                                      \
-    "  local i = base + 2 * (unit % mod) + 1\n"                                       \
-    "  if v[i + 1] > 0 and v[i] == unit then v[i + 1] = v[i + 1] + 1\n"               \
-    "  elseif v[i + 1] == 0 or v[i] < unit then v[i] = unit; v[i + 1] = 1 end\n"      \
+    "local function sbump2(s, minute, day)\n"                                        \
+    "  local o1, o2 = 8 * (minute % 60), 4 * (120 + 2 * (day % 31))\n"               \
+    "  return string.sub(s, 1, o1) .. cellnew(s, o1, minute) .. string.sub(s, o1 + 9, o2)\n" \
+    "         .. cellnew(s, o2, day) .. string.sub(s, o2 + 9)\n"                       \
     "end\n"
+
 
 #define RG_LUA_SHARED                                                                  \
     RG_LUA_COMMON                                                                     \
@@ -109,22 +112,18 @@
     "  local dk, mk, ik = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]\n"                    \
     "  i = i + 8\n"                                                                   \
     "  local hour, day, minute = math.floor(t / HOUR), math.floor(t / DAY), math.floor(t / MIN)\n" \
-    "  local d24, d30, m1, me, mf, mf7, ip = -1, -1, -1, -1, -1, -1, -1\n"            \
+    "  local d24, d30, ip = -1, -1, -1\n"                                            \
     "  if dk ~= '' then d24, d30 = users(dk, hour, day, u, upd, true) end\n"            \
     "  if ik ~= '' then ip = users(ik, hour, day, u, upd, false) end\n"                 \
+    "  local mcells = -1\n"                                                          \
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
     "    if not c then\n"                                                             \
-    "      local r = redis.call('HMGET', mk, 'C')\n"                                  \
-    "      c = {v = cells(r[1]), hw = {}, dirty = false, touch = false}\n"            \
+    "      c = {s = norm(redis.call('HGET', mk, 'C')), hw = {}, dirty = false, touch = false}\n" \
     "      mcache[mk] = c\n"                                                          \
     "      morder[#morder + 1] = mk\n"                                                \
     "    end\n"                                                                       \
-    "    local v = c.v\n"                                                             \
-    "    m1 = csum(v, 0, 60, minute, 60)\n"                                           \
-    "    me = csum(v, 120, 31, day, 30)\n"                                            \
-    "    mf = csum(v, 182, 31, day, 30)\n"                                            \
-    "    mf7 = csum(v, 182, 31, day, 7)\n"                                            \
+    "    mcells = c.s\n"                                                              \
     "    local fresh = true\n"                                                        \
     "    if off >= 0 then\n"                                                          \
     "      local pk = 'p' .. part\n"                                                  \
@@ -134,20 +133,19 @@
     "      else c.hw[pk] = off; c.dirty = true end\n"                                 \
     "    end\n"                                                                       \
     "    if fresh and upd then\n"                                                     \
-    "      cbump(v, 0, 60, minute)\n"                                                 \
-    "      cbump(v, 120, 31, day)\n"                                                  \
+    "      c.s = sbump2(c.s, minute, day)\n"                                          \
     "      c.dirty = true; c.cells_dirty = true\n"                                    \
     "    end\n"                                                                       \
     "    if fresh or off < 0 then c.touch = true end\n"                               \
     "  end\n"                                                                         \
-    "  res[#res + 1] = d24; res[#res + 1] = d30; res[#res + 1] = m1\n"                \
-    "  res[#res + 1] = me; res[#res + 1] = mf; res[#res + 1] = mf7; res[#res + 1] = ip\n" \
+    "  res[#res + 1] = d24; res[#res + 1] = d30; res[#res + 1] = mcells\n"            \
+    "  res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = ip\n" \
     "end\n"                                                                           \
     "-- Merchants are read once per batch and written back once, in first-seen\n"   \
     "-- order: a popular merchant appears many times in one batch.\n"               \
     "for _, mk in ipairs(morder) do\n"                                                \
     "  local c = mcache[mk]\n"                                                        \
-    "  if c.cells_dirty then redis.call('HSET', mk, 'C', struct.pack(CF, unpack(c.v))) end\n" \
+    "  if c.cells_dirty then redis.call('HSET', mk, 'C', c.s) end\n"                  \
     "  if c.dirty then\n"                                                             \
     "    for pk, hw in pairs(c.hw) do\n"                                              \
     "      if hw then redis.call('HSET', mk, pk, fmt(hw)) end\n"                      \
@@ -170,9 +168,8 @@
     "if not redis.call('SET', ARGV[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n" \
     "local day = math.floor(tonumber(ARGV[5]) / DAY)\n"                               \
     "if ARGV[3] ~= '' then\n"                                                         \
-    "  local v = cells(redis.call('HGET', ARGV[3], 'C'))\n"                          \
-    "  cbump(v, 182, 31, day)\n"                                                     \
-    "  redis.call('HSET', ARGV[3], 'C', struct.pack(CF, unpack(v)))\n"               \
+    "  local cs = sbump(norm(redis.call('HGET', ARGV[3], 'C')), 182, 31, day)\n"     \
+    "  redis.call('HSET', ARGV[3], 'C', cs)\n"                                       \
     "  redis.call('PEXPIRE', ARGV[3], ARGV[1])\n"                                     \
     "end\n"                                                                           \
     "if ARGV[4] ~= '' then\n"                                                         \

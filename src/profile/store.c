@@ -193,6 +193,41 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s);
 }
 
+/* Merchant counters (scripts.h): 122 cells of (unit, count) as
+ * little-endian int32 pairs: 60 minute cells, 31 day cells of events, 31
+ * day cells of fraud labels. A cell counts when it is of a unit within the
+ * window; the same rule as the in-memory backend. */
+#define MERCH_CELLS_BYTES 976
+
+static int64_t cell_i32(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (int32_t)u;
+}
+
+static long long cells_sum(const unsigned char *c, int base, int mod, int64_t unit, int64_t span)
+{
+    long long sum = 0;
+    for (int k = 0; k < mod; k++) {
+        const unsigned char *cell = c + (size_t)(base + 2 * k) * 4;
+        int64_t u = cell_i32(cell), n = cell_i32(cell + 4);
+        if (n > 0 && u <= unit && u > unit - span)
+            sum += n;
+    }
+    return sum;
+}
+
+/* out[0..3] = events in the last 60 minutes, events in 30 days, fraud
+ * labels in 30 days, fraud labels in 7 days, for an event at t_ms. */
+static void merch_sums(const unsigned char *c, int64_t t_ms, long long *out)
+{
+    int64_t minute = t_ms / 60000, day = t_ms / 86400000;
+    out[0] = cells_sum(c, 0, 60, minute, 60);
+    out[1] = cells_sum(c, 120, 31, day, 30);
+    out[2] = cells_sum(c, 182, 31, day, 30);
+    out[3] = cells_sum(c, 182, 31, day, 7);
+}
+
 /* Write one byte per page through a volatile pointer: calloc'd memory is
  * only mapped on first touch, and a plain memset of zeros may be elided. */
 static void prefault(void *p, size_t len)
@@ -544,6 +579,11 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
             redisReply *e = rs->element[7 * i + j];
             v[j] = e->type == REDIS_REPLY_INTEGER ? e->integer : -1;
         }
+        /* Slot 2 holds the merchant's packed cells as they stood before
+         * this event (scripts.h); the window sums are made here. */
+        redisReply *mc = rs->element[7 * i + 2];
+        if (mc->type == REDIS_REPLY_STRING && mc->len == MERCH_CELLS_BYTES)
+            merch_sums((const unsigned char *)mc->str, s->sev[i].t_ms, &v[2]);
         s->sh[i] = (struct rg_shared_feats){ v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
     }
     freeReplyObject(rm);
