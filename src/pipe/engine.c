@@ -389,7 +389,6 @@ static void process_batch(struct worker *w, size_t n)
     struct rg_decider *dc;
     enter_generation(w, &dc);
     size_t nt = 0;
-    int64_t t0 = rg_clock_mono_ns();
 
     for (size_t i = 0; i < n; i++) {
         struct item *it = w->batch[i];
@@ -474,7 +473,6 @@ static void process_batch(struct worker *w, size_t n)
         }
     }
     leave_generation(w);
-    (void)t0;
 
     for (size_t i = 0; i < n; i++) {
         struct item *it = w->batch[i];

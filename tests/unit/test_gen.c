@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include "riskgate/gen.h"
+#include "test_util.h"
+
+#define run_gen(...) rg_test_run_cli(rg_gen_main, "gen", __VA_ARGS__)
 
 /* ---- helpers: temp dir, running the generator, reading files ---- */
 static char g_dir[64];
@@ -28,20 +31,6 @@ static char g_dir[64];
 static void path_of(char *out, size_t n, const char *name)
 {
     snprintf(out, n, "%s/%s", g_dir, name);
-}
-
-static int run_gen(const char *first, ...)
-{
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "gen";
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return rg_gen_main(argc, argv);
 }
 
 struct file {

@@ -20,24 +20,10 @@
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
 #include "riskgate/model.h"
+#include "test_util.h"
 
 #define FIX "tests/data/model/"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#define slurp rg_test_slurp
 
 /* True when some diagnostic's message or hint contains every given string
  * (NULL-terminated list) in that one diagnostic. */

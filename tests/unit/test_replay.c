@@ -23,6 +23,10 @@
 
 #include "riskgate/gen.h"
 #include "riskgate/replay.h"
+#include "test_util.h"
+
+#define run(...) rg_test_run_cli(rg_replay_main, "replay", __VA_ARGS__)
+#define read_file rg_test_slurp
 
 #define B 1793491200000LL /* 2026-11-01T00:00:00Z */
 
@@ -53,37 +57,6 @@ static void write_file(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
-
-static int run(const char *first, ...)
-{
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "replay";
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return rg_replay_main(argc, argv);
 }
 
 /* Run with stderr captured into P("stderr.txt"). */
