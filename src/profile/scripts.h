@@ -17,8 +17,11 @@
  * replaced, so counts saturate at 32. Why not HyperLogLog: a sliding
  * window needs one HLL per hour/day and a PFCOUNT over 24-54 keys per event,
  * which measured ~100x slower in the script (docs/profiles.md); fraud
- * signals live in small counts, where a set is exact. The device hash also
- * carries 'fraud' (labels received).
+ * signals live in small counts, where a set is exact. A set is written
+ * (HSET + PEXPIRE) only when it changes: a new member, or a member's hour
+ * moving on; most events of a known user on a known device write nothing,
+ * and the TTL runs from the last change, at most an hour before the last
+ * event. The device hash also carries 'fraud' (labels received).
  * Merchant: one hash <key>: field C packs 122 cells of (unit, count) as
  * little-endian int32 pairs (struct.pack): 60 minute cells (events), 31 day
  * cells (events), 31 day cells (fraud labels by arrival day); a cell of an
@@ -30,8 +33,9 @@
  * event cost ~25 us of Redis CPU), and the string as it stood before each
  * event is returned in that event's merchant slot: riskgate sums the
  * windows itself (merch_sums() in store.c). Field p<partition> = highest applied offset,
- * so a re-consumed event (offset <= mark) changes nothing. Every key written
- * gets a TTL. Keys are built inside the script, so this targets a single
+ * so a re-consumed event (offset <= mark) changes nothing. A merchant is read
+ * with one HMGET (cells and the first event's mark) and written with one
+ * HSET of its changed fields per batch. Every key written gets a TTL. Keys are built inside the script, so this targets a single
  * Redis (not Cluster).
  */
 #ifndef RG_PROFILE_SCRIPTS_H
@@ -91,14 +95,14 @@
     "    end\n"                                                                       \
     "  end\n"                                                                         \
     "  if upd then\n"                                                                 \
-    "    if mine then\n"                                                              \
-    "      if hour > mine then redis.call('HSET', k, u, fmt(hour)) end\n"             \
-    "    elseif n < CAP then redis.call('HSET', k, u, fmt(hour))\n"                   \
-    "    elseif minh < hour then\n"                                                   \
-    "      redis.call('HDEL', k, minf)\n"                                             \
+    "    local w = false\n"                                                           \
+    "    if mine then w = hour > mine\n"                                              \
+    "    elseif n < CAP then w = true\n"                                              \
+    "    elseif minh < hour then redis.call('HDEL', k, minf); w = true end\n"         \
+    "    if w then\n"                                                                 \
     "      redis.call('HSET', k, u, fmt(hour))\n"                                     \
+    "      redis.call('PEXPIRE', k, ttl)\n"                                           \
     "    end\n"                                                                       \
-    "    redis.call('PEXPIRE', k, ttl)\n"                                             \
     "  end\n"                                                                         \
     "  if not want30 then c30 = -1 end\n"                                             \
     "  return c24, c30\n"                                                             \
@@ -118,23 +122,25 @@
     "  local mcells = -1\n"                                                          \
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
+    "    local pk = 'p' .. part\n"                                                    \
     "    if not c then\n"                                                             \
-    "      c = {s = norm(redis.call('HGET', mk, 'C')), hw = {}, dirty = false, touch = false}\n" \
+    "      local v = redis.call('HMGET', mk, 'C', pk)\n"                              \
+    "      c = {s = norm(v[1]), hw = {}, hwd = {}, touch = false}\n"                  \
+    "      c.hw[pk] = tonumber(v[2]) or false\n"                                      \
     "      mcache[mk] = c\n"                                                          \
     "      morder[#morder + 1] = mk\n"                                                \
     "    end\n"                                                                       \
     "    mcells = c.s\n"                                                              \
     "    local fresh = true\n"                                                        \
     "    if off >= 0 then\n"                                                          \
-    "      local pk = 'p' .. part\n"                                                  \
     "      local hw = c.hw[pk]\n"                                                     \
     "      if hw == nil then hw = tonumber(redis.call('HGET', mk, pk)) or false end\n" \
     "      if hw and off <= hw then c.hw[pk] = hw; fresh = false\n"                   \
-    "      else c.hw[pk] = off; c.dirty = true end\n"                                 \
+    "      else c.hw[pk] = off; c.hwd[pk] = true end\n"                               \
     "    end\n"                                                                       \
     "    if fresh and upd then\n"                                                     \
     "      c.s = sbump2(c.s, minute, day)\n"                                          \
-    "      c.dirty = true; c.cells_dirty = true\n"                                    \
+    "      c.cells_dirty = true\n"                                                    \
     "    end\n"                                                                       \
     "    if fresh or off < 0 then c.touch = true end\n"                               \
     "  end\n"                                                                         \
@@ -142,15 +148,17 @@
     "  res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = ip\n" \
     "end\n"                                                                           \
     "-- Merchants are read once per batch and written back once, in first-seen\n"   \
-    "-- order: a popular merchant appears many times in one batch.\n"               \
+    "-- order, with one HSET of every changed field: a popular merchant appears\n"  \
+    "-- many times in one batch. Marks are written in partition order.\n"          \
     "for _, mk in ipairs(morder) do\n"                                                \
     "  local c = mcache[mk]\n"                                                        \
-    "  if c.cells_dirty then redis.call('HSET', mk, 'C', c.s) end\n"                  \
-    "  if c.dirty then\n"                                                             \
-    "    for pk, hw in pairs(c.hw) do\n"                                              \
-    "      if hw then redis.call('HSET', mk, pk, fmt(hw)) end\n"                      \
-    "    end\n"                                                                       \
-    "  end\n"                                                                         \
+    "  local a = {}\n"                                                                \
+    "  if c.cells_dirty then a[1] = 'C'; a[2] = c.s end\n"                           \
+    "  local pks = {}\n"                                                              \
+    "  for pk in pairs(c.hwd) do pks[#pks + 1] = pk end\n"                           \
+    "  table.sort(pks)\n"                                                             \
+    "  for _, pk in ipairs(pks) do a[#a + 1] = pk; a[#a + 1] = fmt(c.hw[pk]) end\n"  \
+    "  if #a > 0 then redis.call('HSET', mk, unpack(a)) end\n"                       \
     "  if c.touch then redis.call('PEXPIRE', mk, ttl) end\n"                           \
     "end\n"                                                                           \
     "return res\n"
