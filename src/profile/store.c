@@ -58,6 +58,21 @@ struct centry {
     struct rg_user_prof up;
 };
 
+/* Pseudonymised keys of recently seen devices, merchants and IPs, so an
+ * entity seen again costs a table probe instead of an HMAC (about 1 us with
+ * OpenSSL 3). Direct-mapped on the 64-bit id hash; a hit also compares the
+ * id itself, so a hash collision can only cost a recomputation. Ids of
+ * KC_ID_MAX bytes or more are not cached. */
+#define KC_SLOTS 8192
+#define KC_ID_MAX 40
+
+struct kcentry {
+    uint64_t h;            /* 0: empty */
+    char kind;
+    char id[KC_ID_MAX];
+    char key[KEYLEN];
+};
+
 struct rg_profile_store {
     char *host, *password, *prefix;
     unsigned char *secret;
@@ -92,6 +107,7 @@ struct rg_profile_store {
     const char **argv;
     size_t *argvlen;
     unsigned char *enc;  /* FLUSH_CHUNK * RG_UP_ENC_MAX */
+    struct kcentry *kc;  /* KC_SLOTS, Redis mode only */
 
     struct rg_profile_stats st;
 };
@@ -146,6 +162,25 @@ static int store_key(struct rg_profile_store *s, char kind, const char *id, char
     return n < 0 || n >= KEYLEN ? RG_ETOOBIG : n;
 }
 
+/* store_key through the key cache; h is rg_prof_hash64(kind, id). */
+static int entity_key(struct rg_profile_store *s, char kind, const char *id, uint64_t h, char *out)
+{
+    size_t idlen = strnlen(id, KC_ID_MAX);
+    struct kcentry *c = &s->kc[(h ^ (h >> 29)) & (KC_SLOTS - 1)];
+    if (idlen < KC_ID_MAX && c->h == h && c->kind == kind && strcmp(c->id, id) == 0) {
+        memcpy(out, c->key, KEYLEN);
+        return 0;
+    }
+    int n = store_key(s, kind, id, out);
+    if (n >= 0 && idlen < KC_ID_MAX) {
+        c->h = h;
+        c->kind = kind;
+        memcpy(c->id, id, idlen + 1);
+        memcpy(c->key, out, (size_t)n + 1);
+    }
+    return n;
+}
+
 static void sha1_hex(const char *text, char out[41])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -176,6 +211,7 @@ void rg_profile_store_free(struct rg_profile_store *s)
         OPENSSL_cleanse(s->secret, s->secret_len);
     free(s->secret);
     free(s->ents);
+    free(s->kc);
     free(s->heads);
     free(s->dirty);
     free(s->ev_ent);
@@ -296,6 +332,12 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
      * while the cache fills (memory ~ cache_users x sizeof(struct centry)). */
     if (!s->mem_mode && s->ents)
         prefault(s->ents, s->cap * sizeof *s->ents);
+    if (!s->mem_mode) {
+        s->kc = calloc(KC_SLOTS, sizeof *s->kc);
+        if (!s->kc)
+            goto fail;
+        prefault(s->kc, KC_SLOTS * sizeof *s->kc);
+    }
     size_t b = RG_PROF_MAX_BATCH;
     s->ev_ent = malloc(b * sizeof *s->ev_ent);
     s->miss = malloc(b * sizeof *s->miss);
@@ -644,11 +686,11 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         ev->merch_h = (txn->has & RG_HAS_MERCHANT_ID) ? rg_prof_hash64('m', txn->merchant_id) : 0;
         ev->ip_h = (txn->has & RG_HAS_IP) ? rg_prof_hash64('i', txn->ip) : 0;
         if (!s->mem_mode) {
-            if (ev->dev_h && store_key(s, 'd', txn->device_id, s->kd[i]) < 0)
+            if (ev->dev_h && entity_key(s, 'd', txn->device_id, ev->dev_h, s->kd[i]) < 0)
                 ev->dev_h = 0;
-            if (ev->merch_h && store_key(s, 'm', txn->merchant_id, s->km[i]) < 0)
+            if (ev->merch_h && entity_key(s, 'm', txn->merchant_id, ev->merch_h, s->km[i]) < 0)
                 ev->merch_h = 0;
-            if (ev->ip_h && store_key(s, 'i', txn->ip, s->ki[i]) < 0)
+            if (ev->ip_h && entity_key(s, 'i', txn->ip, ev->ip_h, s->ki[i]) < 0)
                 ev->ip_h = 0;
             if (idx < 0) { /* the script needs a user element; no user, no shared update */
                 ev->dev_h = ev->merch_h = ev->ip_h = 0;

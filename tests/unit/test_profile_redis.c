@@ -363,6 +363,61 @@ static void test_ttl_on_every_key_and_pseudonyms(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* The store caches pseudonymised entity keys (8,192 slots): with 20,000
+ * devices many share a slot, and each device, seen twice in interleaved
+ * order, must still land on its own key with exactly its one user. */
+static void test_entity_key_cache_collisions(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_store *s = store(PASSWORD, false);
+    enum { NDEV = 20000, B = 500 };
+    static struct rg_txn t[B];
+    static double f[B * RG_FEAT_COUNT];
+    struct rg_user_ctx u[B];
+    bool d[B];
+    int64_t off = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int base = 0; base < NDEV; base += B) {
+            for (int i = 0; i < B; i++) {
+                /* pass 1 walks the devices in another order */
+                int k = pass ? (base + i) * 7919 % NDEV : base + i;
+                char user[32];
+                snprintf(user, sizeof user, "kc-user-%d", k);
+                t[i] = tx(user, T0 + pass * 1000, 1, 0, off++);
+                snprintf(t[i].device_id, sizeof t[i].device_id, "kc-dev-%d", k);
+                t[i].has = RG_HAS_DEVICE_ID;
+            }
+            assert_int_equal(rg_profile_process_batch(s, t, B, f, u, d), 0);
+            /* features are read before the event's own update: 0, then 1 */
+            for (int i = 0; i < B; i++)
+                if (f[i * RG_FEAT_COUNT + RG_FEAT_DEVICE_DISTINCT_USERS_24H] != (double)pass)
+                    fail_msg("pass %d: device %s has %g users", pass, t[i].device_id,
+                             f[i * RG_FEAT_COUNT + RG_FEAT_DEVICE_DISTINCT_USERS_24H]);
+            assert_int_equal(rg_profile_flush(s), 0);
+        }
+    }
+    rg_profile_store_free(s);
+    redisContext *c = admin();
+    assert_non_null(c);
+    for (int k = 0; k < NDEV; k += 97) {
+        char id[32], key[RG_PROF_KEY_MAX];
+        snprintf(id, sizeof id, "kc-dev-%d", k);
+        rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'd', id, key, sizeof key);
+        redisReply *r = redisCommand(c, "HLEN %s", key);
+        assert_non_null(r);
+        if (r->integer != 1)
+            fail_msg("device %s: %lld fields in its key", id, r->integer);
+        freeReplyObject(r);
+    }
+    redisReply *r = redisCommand(c, "DBSIZE");
+    assert_int_equal(r->integer, 2 * NDEV); /* a user and a device key each */
+    freeReplyObject(r);
+    redisFree(c);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_corrupt_value_replaced(void **state)
 {
     (void)state;
@@ -547,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_restart_does_not_double_count),
         cmocka_unit_test(test_feedback_first_for_uncached_user),
         cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
+        cmocka_unit_test(test_entity_key_cache_collisions),
         cmocka_unit_test(test_corrupt_value_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
         cmocka_unit_test(test_distinct_users_bounded),
