@@ -4,7 +4,8 @@
  * DESIGN
  * RG_LUA_SHARED applies one whole batch to the shared entities in one
  * EVALSHA, in event order, reading each event's features before its own
- * update (point in time). Per event ARGV carries 8 values:
+ * update (point in time). ARGV: ttl_ms, n, worker index; then per event
+ * 8 values:
  *   update(0|1) partition offset t_ms user dev_key merch_key ip_key
  * ('' when absent). It returns 7 integers per event:
  *   dev_users_24h dev_users_30d m_count_1h m_events_30d m_frauds_30d
@@ -32,8 +33,15 @@
  * 8-byte cells per event; unpacking and repacking all 244 integers per
  * event cost ~25 us of Redis CPU), and the string as it stood before each
  * event is returned in that event's merchant slot: riskgate sums the
- * windows itself (merch_sums() in store.c). Field p<partition> = highest applied offset,
- * so a re-consumed event (offset <= mark) changes nothing. A merchant is read
+ * windows itself (merch_sums() in store.c). Field p<partition>:<worker> = the highest
+ * offset that worker applied, so a re-consumed event (offset <= mark)
+ * changes nothing. Per worker, because the engine shards a partition's
+ * events over its workers by user: each worker sees a partition's offsets
+ * in order, but two workers interleave, and one mark per partition skipped
+ * the lower offsets of the slower worker as replays (merchant counts lost
+ * with 2 workers; test_workers_interleaved_offsets_count_once). After a
+ * restart with another worker count, events up to one batch around the
+ * restart point may be skipped or counted twice. A merchant is read
  * with one HMGET (cells and the first event's mark) and written with one
  * HSET of its changed fields per batch. Every key written gets a TTL. Keys are built inside the script, so this targets a single
  * Redis (not Cluster).
@@ -75,10 +83,11 @@
     RG_LUA_COMMON                                                                     \
     "local ttl = tonumber(ARGV[1])\n"                                                 \
     "local n = tonumber(ARGV[2])\n"                                                   \
+    "local wk = ':' .. ARGV[3]\n"                                                      \
     "local CAP = 32\n"                                                   \
     "local res = {}\n"                                                                \
     "local mcache, morder = {}, {}\n"                                                  \
-    "local i = 3\n"                                                                   \
+    "local i = 4\n"                                                                   \
     "local function users(k, hour, day, u, upd, want30)\n"                            \
     "  local f = redis.call('HGETALL', k)\n"                                          \
     "  local c24, c30, n, minf, minh = 0, 0, 0, nil, nil\n"                           \
@@ -122,7 +131,7 @@
     "  local mcells = -1\n"                                                          \
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
-    "    local pk = 'p' .. part\n"                                                    \
+    "    local pk = 'p' .. part .. wk\n"                                              \
     "    if not c then\n"                                                             \
     "      local v = redis.call('HMGET', mk, 'C', pk)\n"                              \
     "      c = {s = norm(v[1]), hw = {}, hwd = {}, touch = false}\n"                  \

@@ -77,7 +77,7 @@ struct rg_profile_store {
     char *host, *password, *prefix;
     unsigned char *secret;
     size_t secret_len;
-    int port, timeout_ms;
+    int port, timeout_ms, worker;
     int64_t ttl_ms;
     bool mem_mode;
     struct rg_mem *mem;
@@ -297,6 +297,7 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->port = c->redis_port > 0 ? c->redis_port : 6379;
     s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 200;
     s->ttl_ms = (int64_t)(c->ttl_days > 0 ? c->ttl_days : 90) * 86400000LL;
+    s->worker = c->worker > 0 ? c->worker : 0;
     s->mem_mode = c->in_memory;
     s->backoff_ms = BACKOFF_MIN_MS;
     if (s->mem_mode && !(s->mem = rg_mem_new()))
@@ -348,7 +349,7 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->ki = malloc(b * sizeof *s->ki);
     s->num = malloc(3 * b * sizeof *s->num);
     s->uel = malloc(b * sizeof *s->uel);
-    size_t nargv = 5 + 8 * b + 2 * FLUSH_CHUNK;
+    size_t nargv = 6 + 8 * b + 2 * FLUSH_CHUNK;
     s->argv = malloc(nargv * sizeof *s->argv);
     s->argvlen = malloc(nargv * sizeof *s->argvlen);
     s->enc = malloc((size_t)FLUSH_CHUNK * RG_UP_ENC_MAX);
@@ -571,11 +572,13 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
         s->argv[a++] = "EVALSHA";
         s->argv[a++] = s->sha_shared;
         s->argv[a++] = "0";
-        char ttl[NUMLEN], cnt[NUMLEN];
+        char ttl[NUMLEN], cnt[NUMLEN], wk[NUMLEN];
         snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
         snprintf(cnt, sizeof cnt, "%zu", n);
+        snprintf(wk, sizeof wk, "%d", s->worker);
         s->argv[a++] = ttl;
         s->argv[a++] = cnt;
+        s->argv[a++] = wk;
         for (size_t i = 0; i < n; i++) {
             const struct rg_shared_ev *ev = &s->sev[i];
             char *p = s->num[3 * i], *o = s->num[3 * i + 1], *t = s->num[3 * i + 2];

@@ -418,6 +418,57 @@ static void test_entity_key_cache_collisions(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* The engine shards a partition's events over its workers by user, so two
+ * workers apply one partition's events to a shared merchant with their
+ * offsets interleaved. Every event counts once: a worker's later batch
+ * holding lower offsets than the other's is not a replay. A re-consumed
+ * batch (same worker, same offsets) is. */
+static void test_workers_interleaved_offsets_count_once(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    struct rg_profile_conf conf = { .redis_host = "127.0.0.1", .redis_port = g_port,
+                                    .redis_password = PASSWORD, .key_prefix = "t:",
+                                    .secret = SECRET, .secret_len = sizeof SECRET - 1,
+                                    .ttl_days = 7, .timeout_ms = 500, .cache_users = 1000 };
+    conf.worker = 0;
+    struct rg_profile_store *a = rg_profile_store_new(&conf);
+    conf.worker = 1;
+    struct rg_profile_store *b = rg_profile_store_new(&conf);
+    assert_non_null(a);
+    assert_non_null(b);
+    struct rg_txn t[2];
+    double f[2 * RG_FEAT_COUNT];
+    struct rg_user_ctx u[2];
+    bool d[2];
+    /* worker a: offsets 2, 3; then worker b: offsets 0, 1; then a: 6, 7;
+     * b: 4, 5; then b again re-consumes 4, 5 (a replay). */
+    const int64_t offs[5][2] = { { 2, 3 }, { 0, 1 }, { 6, 7 }, { 4, 5 }, { 4, 5 } };
+    const int who[5] = { 0, 1, 0, 1, 1 };
+    const double want[5] = { 0, 2, 4, 6, 8 }; /* merchant events in the hour before */
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < 2; i++) {
+            char user[32];
+            snprintf(user, sizeof user, "%s-%d", who[k] ? "bee" : "ant", i);
+            t[i] = tx(user, T0 + k * 1000 + i, 1, 0, offs[k][i]);
+        }
+        struct rg_profile_store *s = who[k] ? b : a;
+        assert_int_equal(rg_profile_process_batch(s, t, 2, f, u, d), 0);
+        assert_int_equal(rg_profile_flush(s), 0);
+        if (f[RG_FEAT_MERCHANT_TXN_COUNT_1H] != want[k])
+            fail_msg("batch %d: merchant.txn_count_1h %g, want %g", k,
+                     f[RG_FEAT_MERCHANT_TXN_COUNT_1H], want[k]);
+    }
+    /* after the replayed batch: still 8 events, not 10 */
+    t[0] = tx("cat", T0 + 9000, 1, 0, 8);
+    assert_int_equal(rg_profile_process_batch(a, t, 1, f, u, d), 0);
+    assert_true(f[RG_FEAT_MERCHANT_TXN_COUNT_1H] == 8.0);
+    rg_profile_store_free(a);
+    rg_profile_store_free(b);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_corrupt_value_replaced(void **state)
 {
     (void)state;
@@ -603,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_feedback_first_for_uncached_user),
         cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
         cmocka_unit_test(test_entity_key_cache_collisions),
+        cmocka_unit_test(test_workers_interleaved_offsets_count_once),
         cmocka_unit_test(test_corrupt_value_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
         cmocka_unit_test(test_distinct_users_bounded),
