@@ -7,22 +7,32 @@
  * update (point in time). ARGV: ttl_ms, n, worker index; then per event
  * 8 values:
  *   update(0|1) partition offset t_ms user dev_key merch_key ip_key
- * ('' when absent). It returns 7 integers per event:
- *   dev_users_24h dev_users_30d m_count_1h m_events_30d m_frauds_30d
- *   m_frauds_7d ip_users_24h      (-1 when the entity is absent)
- * Device / IP: one hash <key> holding a bounded exact set of distinct users:
- * field 'u' + 12 hex chars of the user's pseudonym = the latest epoch hour
- * the user was seen (max, so re-adding is idempotent). 24 h counts members
- * seen at hour >= event hour - 23, 30 d members seen on day >= event day -
- * 29. At RG_SHARED_USERS_CAP (32) members the least recently seen one is
- * replaced, so counts saturate at 32. Why not HyperLogLog: a sliding
- * window needs one HLL per hour/day and a PFCOUNT over 24-54 keys per event,
- * which measured ~100x slower in the script (docs/profiles.md); fraud
- * signals live in small counts, where a set is exact. A set is written
- * (HSET + PEXPIRE) only when it changes: a new member, or a member's hour
- * moving on; most events of a known user on a known device write nothing,
- * and the TTL runs from the last change, at most an hour before the last
- * event. The device hash also carries 'fraud' (labels received).
+ * ('' when absent). It returns 3 values per event, each the entity's state
+ * as it stood before the event, or the integer -1 when the event has no
+ * such entity: device members, IP members, merchant cells. riskgate
+ * computes the counts from them (shared_counts() and merch_sums() in
+ * store.c): the script does the reads and the atomic updates, and no
+ * arithmetic that riskgate can do on its own cores.
+ * Device / IP: one string <key> (kinds 'D' and 'I') holding a bounded exact
+ * set of distinct users as 16-byte records: the 12 hex chars of the user's
+ * pseudonym, then the latest epoch hour the user was seen as a little-
+ * endian int32 (max, so re-adding is idempotent). 24 h counts members seen
+ * at hour >= event hour - 23, 30 d members seen on day >= event day - 29.
+ * At RG_SHARED_USERS_CAP (32) members the least recently seen one (the
+ * first of the lowest hour) is overwritten, so counts saturate at 32. A
+ * member is found with a plain string.find (a match counts only at a
+ * record boundary) and updated in place with SETRANGE, or APPENDed: no
+ * Lua table and no string rebuilt (the hash of one field per member this
+ * replaces cost ~5 us of Redis CPU per set per event in HGETALL and its
+ * loop). A value of the wrong length is treated as empty and replaced.
+ * Why not HyperLogLog: a sliding window needs one HLL per hour/day and a
+ * PFCOUNT over 24-54 keys per event, which measured ~100x slower in the
+ * script (docs/profiles.md); fraud signals live in small counts, where a
+ * set is exact. A set is written (SETRANGE/APPEND + PEXPIRE) only when it
+ * changes: a new member, or a member's hour moving on; most events of a
+ * known user on a known device write nothing, and the TTL runs from the
+ * last change, at most an hour before the last event. Device fraud labels
+ * are counted in a separate hash (kind 'd', field 'fraud').
  * Merchant: one hash <key>: field C packs 122 cells of (unit, count) as
  * little-endian int32 pairs (struct.pack): 60 minute cells (events), 31 day
  * cells (events), 31 day cells (fraud labels by arrival day); a cell of an
@@ -50,7 +60,7 @@
 #define RG_PROFILE_SCRIPTS_H
 
 #define RG_SHARED_USERS_CAP 32
-#define RG_SHARED_USER_ID_LEN 13 /* 'u' + 12 hex */
+#define RG_SHARED_USER_ID_LEN 12 /* hex chars of the user's pseudonym in a set record */
 
 #define RG_LUA_COMMON                                                                  \
     "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"                               \
@@ -88,34 +98,43 @@
     "local res = {}\n"                                                                \
     "local mcache, morder = {}, {}\n"                                                  \
     "local i = 4\n"                                                                   \
-    "local function users(k, hour, day, u, upd, want30)\n"                            \
-    "  local f = redis.call('HGETALL', k)\n"                                          \
-    "  local c24, c30, n, minf, minh = 0, 0, 0, nil, nil\n"                           \
-    "  local d0 = (day - 29) * 24\n"                                                  \
-    "  local mine = nil\n"                                                            \
-    "  for j = 1, #f, 2 do\n"                                                         \
-    "    if string.byte(f[j]) == 117 then\n"                                          \
-    "      local h = tonumber(f[j + 1]) or -1e15\n"                                            \
-    "      n = n + 1\n"                                                               \
-    "      if h >= hour - 23 then c24 = c24 + 1 end\n"                                \
-    "      if h >= d0 then c30 = c30 + 1 end\n"                                       \
-    "      if f[j] == u then mine = h end\n"                                          \
-    "      if (not minh) or h < minh then minh, minf = h, f[j] end\n"                 \
-    "    end\n"                                                                       \
-    "  end\n"                                                                         \
-    "  if upd then\n"                                                                 \
-    "    local w = false\n"                                                           \
-    "    if mine then w = hour > mine\n"                                              \
-    "    elseif n < CAP then w = true\n"                                              \
-    "    elseif minh < hour then redis.call('HDEL', k, minf); w = true end\n"         \
-    "    if w then\n"                                                                 \
-    "      redis.call('HSET', k, u, fmt(hour))\n"                                     \
-    "      redis.call('PEXPIRE', k, ttl)\n"                                           \
-    "    end\n"                                                                       \
-    "  end\n"                                                                         \
-    "  if not want30 then c30 = -1 end\n"                                             \
-    "  return c24, c30\n"                                                             \
-    "end\n"                                                                           \
+    "local function users(k, hour, u, upd)\n"                                           \
+    "  local s = redis.call('GET', k)\n"                                                \
+    "  if not s then s = '' end\n"                                                      \
+    "  local bad = #s % 16 ~= 0 or #s > 16 * CAP\n"                                     \
+    "  if bad then s = '' end\n"                                                        \
+    "  if upd then\n"                                                                   \
+    "    local rec = u .. struct.pack('<i', hour)\n"                                    \
+    "    local at, p = nil, 1\n"                                                        \
+    "    while true do\n"                                                               \
+    "      p = string.find(s, u, p, true)\n"                                            \
+    "      if not p then break end\n"                                                   \
+    "      if p % 16 == 1 then at = p; break end\n"                                     \
+    "      p = p + 1\n"                                                                 \
+    "    end\n"                                                                         \
+    "    if bad then redis.call('SET', k, rec, 'PX', ttl)\n"                            \
+    "    elseif at then\n"                                                              \
+    "      if hour > struct.unpack('<i', s, at + 12) then\n"                            \
+    "        redis.call('SETRANGE', k, at + 11, string.sub(rec, 13))\n"                 \
+    "        redis.call('PEXPIRE', k, ttl)\n"                                           \
+    "      end\n"                                                                       \
+    "    elseif #s < 16 * CAP then\n"                                                   \
+    "      redis.call('APPEND', k, rec)\n"                                              \
+    "      redis.call('PEXPIRE', k, ttl)\n"                                             \
+    "    else\n"                                                                        \
+    "      local mo, mh = 1, struct.unpack('<i', s, 13)\n"                              \
+    "      for o = 17, #s, 16 do\n"                                                     \
+    "        local h = struct.unpack('<i', s, o + 12)\n"                                \
+    "        if h < mh then mo, mh = o, h end\n"                                        \
+    "      end\n"                                                                       \
+    "      if mh < hour then\n"                                                         \
+    "        redis.call('SETRANGE', k, mo - 1, rec)\n"                                  \
+    "        redis.call('PEXPIRE', k, ttl)\n"                                           \
+    "      end\n"                                                                       \
+    "    end\n"                                                                         \
+    "  end\n"                                                                           \
+    "  return s\n"                                                                      \
+    "end\n"                                                                             \
     "for e = 1, n do\n"                                                               \
     "  local upd = ARGV[i] == '1'\n"                                                  \
     "  local part = ARGV[i + 1]\n"                                                    \
@@ -125,9 +144,9 @@
     "  local dk, mk, ik = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]\n"                    \
     "  i = i + 8\n"                                                                   \
     "  local hour, day, minute = math.floor(t / HOUR), math.floor(t / DAY), math.floor(t / MIN)\n" \
-    "  local d24, d30, ip = -1, -1, -1\n"                                            \
-    "  if dk ~= '' then d24, d30 = users(dk, hour, day, u, upd, true) end\n"            \
-    "  if ik ~= '' then ip = users(ik, hour, day, u, upd, false) end\n"                 \
+    "  local dev, ip = -1, -1\n"                                                     \
+    "  if dk ~= '' then dev = users(dk, hour, u, upd) end\n"                         \
+    "  if ik ~= '' then ip = users(ik, hour, u, upd) end\n"                          \
     "  local mcells = -1\n"                                                          \
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
@@ -153,8 +172,7 @@
     "    end\n"                                                                       \
     "    if fresh or off < 0 then c.touch = true end\n"                               \
     "  end\n"                                                                         \
-    "  res[#res + 1] = d24; res[#res + 1] = d30; res[#res + 1] = mcells\n"            \
-    "  res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = 0; res[#res + 1] = ip\n" \
+    "  res[#res + 1] = dev; res[#res + 1] = ip; res[#res + 1] = mcells\n"              \
     "end\n"                                                                           \
     "-- Merchants are read once per batch and written back once, in first-seen\n"   \
     "-- order, with one HSET of every changed field: a popular merchant appears\n"  \

@@ -264,6 +264,27 @@ static void merch_sums(const unsigned char *c, int64_t t_ms, long long *out)
     out[3] = cells_sum(c, 182, 31, day, 7);
 }
 
+/* Device / IP member sets (scripts.h): 16-byte records of 12 hex chars of
+ * a user pseudonym and the int32 epoch hour it was last seen. Counts of
+ * members seen in the 24 h and 30 d before an event at t_ms, exactly as the
+ * in-memory backend counts them; a value of the wrong length is empty, as
+ * the script treats it. */
+#define SET_REC 16
+
+static void set_counts(const unsigned char *p, size_t len, int64_t t_ms, int64_t *c24,
+                       int64_t *c30)
+{
+    int64_t hour = t_ms / 3600000, d0 = (t_ms / 86400000 - 29) * 24;
+    *c24 = *c30 = 0;
+    if (len % SET_REC || len > (size_t)SET_REC * RG_SHARED_USERS_CAP)
+        return;
+    for (size_t o = 0; o < len; o += SET_REC) {
+        int64_t h = cell_i32(p + o + 12);
+        *c24 += h >= hour - 23;
+        *c30 += h >= d0;
+    }
+}
+
 /* Write one byte per page through a volatile pointer: calloc'd memory is
  * only mapped on first touch, and a plain memset of zeros may be elided. */
 static void prefault(void *p, size_t len)
@@ -609,7 +630,7 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
     if (any_shared && redisGetReply(s->rc, (void **)&rs) != REDIS_OK)
         goto io;
     if ((nmiss && (rm->type != REDIS_REPLY_ARRAY || rm->elements != nmiss)) ||
-        (any_shared && (rs->type != REDIS_REPLY_ARRAY || rs->elements != 7 * n)))
+        (any_shared && (rs->type != REDIS_REPLY_ARRAY || rs->elements != 3 * n)))
         goto io;
     for (size_t k = 0; k < nmiss; k++) {
         redisReply *v = rm->element[k];
@@ -618,18 +639,28 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
         else
             entry_load(s, s->miss[k], NULL, 0);
     }
+    /* Per event: device members, IP members, merchant cells as they stood
+     * before the event, or -1 (scripts.h); the counts are made here. */
     for (size_t i = 0; any_shared && i < n; i++) {
-        long long v[7];
-        for (int j = 0; j < 7; j++) {
-            redisReply *e = rs->element[7 * i + j];
-            v[j] = e->type == REDIS_REPLY_INTEGER ? e->integer : -1;
+        struct rg_shared_feats *sh = &s->sh[i];
+        redisReply **el = &rs->element[3 * i];
+        int64_t t = s->sev[i].t_ms, unused;
+        sh->dev_users_24h = sh->dev_users_30d = sh->ip_users_24h = -1;
+        sh->m_count_1h = sh->m_events_30d = sh->m_frauds_30d = sh->m_frauds_7d = -1;
+        if (el[0]->type == REDIS_REPLY_STRING)
+            set_counts((const unsigned char *)el[0]->str, el[0]->len, t, &sh->dev_users_24h,
+                       &sh->dev_users_30d);
+        if (el[1]->type == REDIS_REPLY_STRING)
+            set_counts((const unsigned char *)el[1]->str, el[1]->len, t, &sh->ip_users_24h,
+                       &unused);
+        if (el[2]->type == REDIS_REPLY_STRING && el[2]->len == MERCH_CELLS_BYTES) {
+            long long v[4];
+            merch_sums((const unsigned char *)el[2]->str, t, v);
+            sh->m_count_1h = v[0];
+            sh->m_events_30d = v[1];
+            sh->m_frauds_30d = v[2];
+            sh->m_frauds_7d = v[3];
         }
-        /* Slot 2 holds the merchant's packed cells as they stood before
-         * this event (scripts.h); the window sums are made here. */
-        redisReply *mc = rs->element[7 * i + 2];
-        if (mc->type == REDIS_REPLY_STRING && mc->len == MERCH_CELLS_BYTES)
-            merch_sums((const unsigned char *)mc->str, s->sev[i].t_ms, &v[2]);
-        s->sh[i] = (struct rg_shared_feats){ v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
     }
     freeReplyObject(rm);
     freeReplyObject(rs);
@@ -689,19 +720,19 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         ev->merch_h = (txn->has & RG_HAS_MERCHANT_ID) ? rg_prof_hash64('m', txn->merchant_id) : 0;
         ev->ip_h = (txn->has & RG_HAS_IP) ? rg_prof_hash64('i', txn->ip) : 0;
         if (!s->mem_mode) {
-            if (ev->dev_h && entity_key(s, 'd', txn->device_id, ev->dev_h, s->kd[i]) < 0)
+            /* member sets live under kinds 'D' and 'I' (strings, scripts.h);
+             * 'd' is the device's label hash */
+            if (ev->dev_h && entity_key(s, 'D', txn->device_id, ev->dev_h, s->kd[i]) < 0)
                 ev->dev_h = 0;
             if (ev->merch_h && entity_key(s, 'm', txn->merchant_id, ev->merch_h, s->km[i]) < 0)
                 ev->merch_h = 0;
-            if (ev->ip_h && entity_key(s, 'i', txn->ip, ev->ip_h, s->ki[i]) < 0)
+            if (ev->ip_h && entity_key(s, 'I', txn->ip, ev->ip_h, s->ki[i]) < 0)
                 ev->ip_h = 0;
             if (idx < 0) { /* the script needs a user element; no user, no shared update */
                 ev->dev_h = ev->merch_h = ev->ip_h = 0;
             } else {
                 const char *k = s->ents[idx].key;
-                s->uel[i][0] = 'u';
-                memcpy(&s->uel[i][1], k + strlen(k) - (RG_SHARED_USER_ID_LEN - 1),
-                       RG_SHARED_USER_ID_LEN - 1);
+                memcpy(s->uel[i], k + strlen(k) - RG_SHARED_USER_ID_LEN, RG_SHARED_USER_ID_LEN);
                 s->uel[i][RG_SHARED_USER_ID_LEN] = 0;
             }
         }

@@ -339,7 +339,8 @@ static void test_ttl_on_every_key_and_pseudonyms(void **state)
     assert_non_null(c);
     redisReply *keys = redisCommand(c, "KEYS *");
     assert_non_null(keys);
-    assert_int_equal(keys->elements, 5); /* user, merchant, device, ip, label dedup */
+    /* user, merchant, device members, device labels, ip members, label dedup */
+    assert_int_equal(keys->elements, 6);
     for (size_t i = 0; i < keys->elements; i++) {
         const char *k = keys->element[i]->str;
         assert_int_equal(strncmp(k, "t:", 2), 0);
@@ -404,11 +405,11 @@ static void test_entity_key_cache_collisions(void **state)
     for (int k = 0; k < NDEV; k += 97) {
         char id[32], key[RG_PROF_KEY_MAX];
         snprintf(id, sizeof id, "kc-dev-%d", k);
-        rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'd', id, key, sizeof key);
-        redisReply *r = redisCommand(c, "HLEN %s", key);
+        rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'D', id, key, sizeof key);
+        redisReply *r = redisCommand(c, "STRLEN %s", key);
         assert_non_null(r);
-        if (r->integer != 1)
-            fail_msg("device %s: %lld fields in its key", id, r->integer);
+        if (r->integer != 16) /* one member record (scripts.h) */
+            fail_msg("device %s: %lld bytes in its key", id, r->integer);
         freeReplyObject(r);
     }
     redisReply *r = redisCommand(c, "DBSIZE");
@@ -575,6 +576,61 @@ static void test_distinct_users_bounded(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* Device and IP member sets under churn: 80 users over 2 devices and 2 IPs
+ * for two months, so the sets fill, evict their least recently seen member
+ * and age out of the windows. Redis (packed records, scripts.h) and the
+ * in-memory backend must give the same counts for every event. */
+static void test_sets_same_as_memory(void **state)
+{
+    (void)state;
+    flushall();
+    struct rg_profile_store *sr = store(PASSWORD, false), *sm = store(NULL, true);
+    enum { N = 3000, B = 37 };
+    static struct rg_txn t[B];
+    static double fr[B * RG_FEAT_COUNT], fm[B * RG_FEAT_COUNT];
+    struct rg_user_ctx u[B];
+    bool d[B];
+    uint64_t x = 88172645463325252ULL;
+    int64_t ts = T0 - 70 * DAY;
+    long checked = 0, full = 0;
+    for (int i = 0; i < N;) {
+        int nb = 1 + (int)(x % B);
+        if (nb > N - i)
+            nb = N - i;
+        for (int k = 0; k < nb; k++, i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            char user[32];
+            snprintf(user, sizeof user, "churn-%d", (int)(x % 80));
+            ts += (int64_t)(x >> 20) % (60 * 60000);
+            t[k] = tx(user, ts, 1, 0, i);
+            snprintf(t[k].device_id, sizeof t[k].device_id, "churn-dev-%d", (int)(x >> 8) % 2);
+            snprintf(t[k].ip, sizeof t[k].ip, "198.51.100.%d", (int)(x >> 12) % 2);
+        }
+        rg_clock_set_fake_ms(ts);
+        assert_int_equal(rg_profile_process_batch(sr, t, (size_t)nb, fr, u, d), 0);
+        assert_int_equal(rg_profile_process_batch(sm, t, (size_t)nb, fm, u, d), 0);
+        assert_int_equal(rg_profile_flush(sr), 0);
+        for (int k = 0; k < nb; k++) {
+            static const int slots[] = { RG_FEAT_DEVICE_DISTINCT_USERS_24H,
+                                         RG_FEAT_DEVICE_DISTINCT_USERS_30D,
+                                         RG_FEAT_IP_DISTINCT_USERS_24H };
+            for (size_t j = 0; j < sizeof slots / sizeof *slots; j++) {
+                double a = fr[k * RG_FEAT_COUNT + slots[j]], b = fm[k * RG_FEAT_COUNT + slots[j]];
+                if (a != b)
+                    fail_msg("event %s: %s redis %g memory %g", t[k].event_id,
+                             rg_feature_name(slots[j]), a, b);
+                checked++;
+            }
+            full += fr[k * RG_FEAT_COUNT + RG_FEAT_DEVICE_DISTINCT_USERS_30D] == 32;
+        }
+    }
+    assert_int_equal(checked, 3 * N);
+    assert_true(full > 100); /* the sets did saturate and evict */
+    rg_profile_store_free(sr);
+    rg_profile_store_free(sm);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_wrong_password_fails_fast(void **state)
 {
     (void)state;
@@ -655,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
         cmocka_unit_test(test_entity_key_cache_collisions),
         cmocka_unit_test(test_workers_interleaved_offsets_count_once),
+        cmocka_unit_test(test_sets_same_as_memory),
         cmocka_unit_test(test_corrupt_value_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
         cmocka_unit_test(test_distinct_users_bounded),
