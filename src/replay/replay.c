@@ -15,15 +15,29 @@
  *   when event.ts <= feedback.ts, else the feedback (ties: events first, so
  *   feedback arriving in the same millisecond as an event is not visible to
  *   that event: a label can only influence events strictly after it
- *   arrived). Events are batched (up to RG_RP_BATCH) between two feedback
- *   records; a feedback record first flushes the pending batch, so the
- *   order of application is exactly the merged order.
+ *   arrived).
+ *
+ * - Two steps, batched differently. The profile step (features, then the
+ *   event's own profile updates) runs on the events between two feedback
+ *   records, up to RG_RP_BATCH at a time; a feedback record first runs the
+ *   profile step on the events before it, so profiles see exactly the
+ *   merged order. The decide step (models, rules, verdict, report record)
+ *   reads only what the profile step left per event (features, user
+ *   context, degraded) and the immutable deciders, never the store or the
+ *   fake clock, so feedback applied in between cannot change a decision.
+ *   It is deferred until RG_RP_BATCH or more profiled events wait (or the
+ *   input ends): feedback is frequent (about 16 events between two records
+ *   in generated data) and the model batch paths work on blocks of 64 rows
+ *   in groups of 8, so deciding 256..511 rows at once keeps them full.
+ *   Verdicts, CSV rows and report records still go out in event order.
  *
  * - Event time: the fake clock (clock.h) is the running maximum of record
- *   timestamps; for a batch it is set to the latest ts in it. Profiles do
+ *   timestamps; for a profile step it is set to the latest ts in it, and an
+ *   event older than the clock before the step counts as late. Profiles do
  *   their window math on the event's own ts, so a batch decides exactly as
  *   one-event-at-a-time would; a feedback record is applied with the clock
- *   at its own ts (its arrival time).
+ *   at its own ts (its arrival time). Deferring decisions leaves the
+ *   profile steps, so the clock and late_events, as they were.
  *
  * - Determinism: no wall clock, no randomness, no threads; verdicts get
  *   latency_us = 0 and decided_at = the event's ts. Same inputs, same bytes.
@@ -60,7 +74,8 @@
 #include "riskgate/verdict.h"
 #include "replay_int.h"
 
-#define RG_RP_BATCH 256
+#define RG_RP_BATCH 256                 /* events per profile step, at most; see DESIGN */
+#define RG_RP_HOLD (2 * RG_RP_BATCH - 1) /* events waiting for the decide step, at most */
 #define RG_RP_REPORT_LINES 20 /* malformed lines printed per file */
 #define RG_RP_VERDICT_MAX 16384
 
@@ -216,13 +231,14 @@ struct ctx {
     struct fb_rec fb;
     /* batch */
     struct rg_txn pending; /* the next event, decoded, not yet in the batch */
-    struct rg_txn txns[RG_RP_BATCH];
-    size_t n;
-    double feat[RG_RP_BATCH * RG_FEAT_COUNT];
-    double scores[2 * RG_RP_BATCH];
-    struct rg_user_ctx uctx[RG_RP_BATCH];
-    bool degraded[RG_RP_BATCH];
-    struct rg_verdict v[RG_RP_BATCH], v2[RG_RP_BATCH];
+    struct rg_txn txns[RG_RP_HOLD];
+    size_t n;      /* events held */
+    size_t n_prof; /* of which the first n_prof went through the profile step */
+    double feat[RG_RP_HOLD * RG_FEAT_COUNT];
+    double scores[2 * RG_RP_HOLD];
+    struct rg_user_ctx uctx[RG_RP_HOLD];
+    bool degraded[RG_RP_HOLD];
+    struct rg_verdict v[RG_RP_HOLD], v2[RG_RP_HOLD];
     char vbuf[RG_RP_VERDICT_MAX];
     int64_t clock;
     /* rule ids of the current ruleset */
@@ -539,24 +555,12 @@ static void csv_num(FILE *f, double x)
     fputs(b, f);
 }
 
-static int flush_batch(struct ctx *c)
+/* The decide step on every held event (all profiled by now), in order. */
+static int decide_held(struct ctx *c)
 {
     size_t n = c->n;
     if (!n)
         return 0;
-    int64_t mx = c->clock;
-    for (size_t i = 0; i < n; i++) {
-        if (c->txns[i].ts_ms < c->clock)
-            c->r.late_events++;
-        if (c->txns[i].ts_ms > mx)
-            mx = c->txns[i].ts_ms;
-    }
-    c->clock = mx;
-    rg_clock_set_fake_ms(mx);
-    /* In memory the store cannot be unavailable; should a user still be
-     * missing (cache full), degraded[i] says so and the degradation policy
-     * decides, as in serving. */
-    (void)rg_profile_process_batch(c->store, c->txns, n, c->feat, c->uctx, c->degraded);
     rg_decider_decide(c->dc, c->txns, n, c->feat, c->uctx, c->degraded, c->scores, NULL, c->v);
     if (c->cand)
         rg_decider_decide(c->cand, c->txns, n, c->feat, c->uctx, c->degraded, c->scores, NULL,
@@ -589,8 +593,35 @@ static int flush_batch(struct ctx *c)
         if (rc < 0)
             return rc;
     }
-    c->n = 0;
+    c->n = c->n_prof = 0;
     return 0;
+}
+
+/* The profile step on the held events not profiled yet (at most
+ * RG_RP_BATCH of them), then the decide step once RG_RP_BATCH or more
+ * wait. So fewer than RG_RP_BATCH stay held after a profile step, and at
+ * most RG_RP_HOLD are ever held. */
+static int profile_step(struct ctx *c)
+{
+    size_t i0 = c->n_prof, n = c->n;
+    if (i0 == n)
+        return 0;
+    int64_t mx = c->clock;
+    for (size_t i = i0; i < n; i++) {
+        if (c->txns[i].ts_ms < c->clock)
+            c->r.late_events++;
+        if (c->txns[i].ts_ms > mx)
+            mx = c->txns[i].ts_ms;
+    }
+    c->clock = mx;
+    rg_clock_set_fake_ms(mx);
+    /* In memory the store cannot be unavailable; should a user still be
+     * missing (cache full), degraded[i] says so and the degradation policy
+     * decides, as in serving. */
+    (void)rg_profile_process_batch(c->store, c->txns + i0, n - i0, c->feat + i0 * RG_FEAT_COUNT,
+                                   c->uctx + i0, c->degraded + i0);
+    c->n_prof = n;
+    return n >= RG_RP_BATCH ? decide_held(c) : 0;
 }
 
 /* Join labels to events (by event_id) once every record has been read. */
@@ -939,16 +970,16 @@ int rg_replay_main(int argc, char **argv)
     while ((have_ev || have_fb) && !c->err) {
         if (have_ev && (!have_fb || c->pending.ts_ms <= c->fb.ts)) {
             c->txns[c->n] = c->pending;
-            if (++c->n == RG_RP_BATCH && (rc = flush_batch(c)) < 0)
+            if (++c->n - c->n_prof == RG_RP_BATCH && (rc = profile_step(c)) < 0)
                 goto fail;
             have_ev = next_event(c);
         } else {
-            if ((rc = flush_batch(c)) < 0 || (rc = apply_feedback(c)) < 0)
+            if ((rc = profile_step(c)) < 0 || (rc = apply_feedback(c)) < 0)
                 goto fail;
             have_fb = next_feedback(c);
         }
     }
-    if ((rc = flush_batch(c)) < 0 || (rc = c->err) < 0)
+    if ((rc = profile_step(c)) < 0 || (rc = decide_held(c)) < 0 || (rc = c->err) < 0)
         goto fail;
     rg_clock_set_fake_ms(0);
     join_labels(&c->r);

@@ -329,6 +329,102 @@ static void test_point_in_time(void **state)
     free(csv);
 }
 
+/* Decisions are made later than profiles (up to RG_RP_BATCH events at
+ * once, across feedback records) and must still use each event's own
+ * features: a1 is decided only after the label on it was applied, yet it
+ * is allowed (it had no label when it happened) while a2 is denied; the
+ * CSV rows and verdicts stay in event order with each event's amount.
+ * The profile steps, and so late_events, are as without deferral: lateA
+ * is older than the first 256-event step it follows, x2 older than an
+ * event in the step a feedback record closed. */
+static void test_deferred_decisions(void **state)
+{
+    (void)state;
+    FILE *f = fopen(P("events.jsonl"), "w"), *fb = fopen(P("feedback.jsonl"), "w");
+    assert_true(f && fb);
+    char id[16], user[16];
+    event(f, "a1", "u1", 5.00, 0);
+    label(fb, "a1", "u1", "fraud", "ato", 500);
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "b%d", i);
+        snprintf(user, sizeof(user), "u%d", 2 + i % 40);
+        event(f, id, user, 10.0 + i, 1000 + 10 * i);
+        if (i == 255)
+            event(f, "lateA", "u2", 400.00, 3545); /* the first step (b0..b255) ends at 3550 */
+    }
+    event(f, "x1", "u3", 401.00, 3980); /* before the settings record (3985) */
+    fprintf(fb, "{\"type\":\"settings\",\"user_id\":\"u4\",\"step_up_method\":\"otp\","
+                "\"ts\":%lld}\n", B + 3985);
+    event(f, "x2", "u3", 402.00, 3987); /* after it, older than b299 (3990) */
+    event(f, "a2", "u1", 5.00, 5000);
+    fclose(f);
+    fclose(fb);
+    mkdir(P("rules"), 0700);
+    write_file(P("rules/r.yaml"), "rules:\n"
+                                  "  - id: labelled\n"
+                                  "    when: user.fraud_labels_90d >= 1\n"
+                                  "    then: deny\n");
+    assert_int_equal(run_capture("--events", P("events.jsonl"), "--feedback",
+                                 P("feedback.jsonl"), "--rules", P("rules"), "--out",
+                                 P("v.jsonl"), "--report", P("rep"), "--export-features",
+                                 P("f.csv"), NULL),
+                     0);
+    cJSON *r = read_json(P("rep/report.json"));
+    assert_double_equal(num_at(r, "input.events_decided"), 305, 0);
+    assert_double_equal(num_at(r, "input.late_events"), 2, 0);
+    cJSON_Delete(r);
+
+    /* the same order in both files: a1, b0..b255, lateA, b256..b299, x1, x2, a2 */
+    char want_id[305][16];
+    double want_amount[305];
+    int n = 0;
+    snprintf(want_id[n], 16, "a1");
+    want_amount[n++] = 5;
+    for (int i = 0; i < 300; i++) {
+        snprintf(want_id[n], 16, "b%d", i);
+        want_amount[n++] = 10.0 + i;
+        if (i == 255) {
+            snprintf(want_id[n], 16, "lateA");
+            want_amount[n++] = 400;
+        }
+    }
+    snprintf(want_id[n], 16, "x1");
+    want_amount[n++] = 401;
+    snprintf(want_id[n], 16, "x2");
+    want_amount[n++] = 402;
+    snprintf(want_id[n], 16, "a2");
+    want_amount[n++] = 5;
+
+    char *v = read_file(P("v.jsonl"), NULL);
+    int k = 0;
+    for (char *save = NULL, *line = strtok_r(v, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save), k++) {
+        assert_true(k < n);
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_string_equal(cJSON_GetObjectItem(o, "event_id")->valuestring, want_id[k]);
+        const char *dec = cJSON_GetObjectItem(o, "decision")->valuestring;
+        assert_string_equal(dec, k == n - 1 ? "deny" : "allow");
+        cJSON_Delete(o);
+    }
+    assert_int_equal(k, n);
+    free(v);
+
+    char *csv = read_file(P("f.csv"), NULL);
+    char *save = NULL, *line = strtok_r(csv, "\n", &save);
+    assert_true(strncmp(line, "event_id,event_ts_ms,amount,", 28) == 0);
+    for (k = 0; (line = strtok_r(NULL, "\n", &save)); k++) {
+        assert_true(k < n);
+        char cid[16];
+        double amount = -1;
+        assert_int_equal(sscanf(line, "%15[^,],%*[^,],%lf,", cid, &amount), 2);
+        assert_string_equal(cid, want_id[k]);
+        assert_double_equal(amount, want_amount[k], 0);
+    }
+    assert_int_equal(k, n);
+    free(csv);
+}
+
 static int gen_small(void)
 {
     char *argv[] = { "gen", "--out", (char *)P("g.jsonl"), "--feedback-out",
@@ -658,6 +754,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_report_hand_figures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_point_in_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_candidate_changes, setup, teardown),
