@@ -723,6 +723,8 @@ static int load_iforest(struct ld *ld, struct rg_model *m, const cJSON *root)
         bad(ld, NULL, "out of memory");
         rc = -1;
     }
+    for (size_t t = 0; rc == 0 && t < m->n_trees; t++)
+        m->iused |= m->in[m->tree_off[t]].used;
     m->norm = (double)m->n_trees * rg_iforest_c((double)m->n_samples);
     return rc;
 }

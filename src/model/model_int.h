@@ -43,6 +43,13 @@
  * leaf points at itself through the pad slot. The scorer walks RG_MODEL_LANES
  * trees in lockstep without branches; a lane that meets a missing feature
  * stays on that node and is finished by the exact recursive walk.
+ *
+ * A row that has every feature the forest splits on (`iused`, the union
+ * of the roots' `used` sets) cannot meet a missing value, so the batch
+ * scorer walks such rows tree-major, LANES rows in lockstep with no keep
+ * mask and no finishing walk, one tree hot in L1 at a time; a row missing
+ * any of them takes the per-row walk above (lanes of different rows would
+ * stop at different nodes and branch into different walks).
  */
 #ifndef RG_MODEL_INT_H
 #define RG_MODEL_INT_H
@@ -86,6 +93,7 @@ struct rg_model {
     struct rg_gnode *g;  /* GBDT nodes */
     struct rg_inode *in; /* IFOREST nodes */
     struct rg_gnode *ig; /* IFOREST nodes in the branchless layout, see above */
+    uint64_t iused;      /* IFOREST: RG_INODE_BIT of every slot any tree splits on */
     size_t n_nodes, n_leaves;
     float base_margin;   /* GBDT: logit(base_score) in float, as XGBoost */
     double base_score;

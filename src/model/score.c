@@ -202,11 +202,93 @@ static void gbdt_block(const struct rg_model *m, const double *rows, size_t n, d
         out[r] = (double)xgb_sigmoid(acc[r]);
 }
 
+/* A row for iforest_block; 1 when none of the features the forest splits
+ * on is missing (slots >= 63 share a bit, which only says "no" more). */
+static inline int iforest_row_complete(const struct rg_model *m, const double *x, float *xf)
+{
+    uint64_t missing = 0;
+    for (int i = 0; i < RG_FEAT_COUNT; i++) {
+        xf[i] = (float)x[i];
+        if (xf[i] != xf[i])
+            missing |= RG_INODE_BIT(i);
+    }
+    xf[RG_MODEL_PAD_SLOT] = -INFINITY;
+    return !(missing & m->iused);
+}
+
+/* The isolation forest over n rows (a multiple of LANES) that have every
+ * feature it splits on, tree-major, LANES rows in lockstep on the
+ * branchless copy, like gbdt_block: one tree's nodes stay in L1 while the
+ * rows pass through it (the whole forest does not fit). No lane can stop
+ * on a missing value, so there is no keep mask and no finishing walk:
+ * every lane ends on a leaf. Each row's path lengths are added in tree
+ * order from 0.0, as iforest_score adds them, so the doubles are the same
+ * bit for bit. */
+static void iforest_block(const struct rg_model *m, const float (*xf)[RG_MODEL_ROW_FLOATS],
+                          size_t n, double *out)
+{
+    double depths[BLOCK];
+    for (size_t r = 0; r < n; r++)
+        depths[r] = 0.0;
+    const struct rg_gnode *g = m->ig;
+    const struct rg_inode *in = m->in;
+    for (size_t t = 0; n && t < m->n_trees; t++) {
+        uint32_t root = m->tree_off[t];
+        int depth = m->tree_depth[t];
+        for (size_t r = 0; r < n; r += LANES) {
+            uint32_t i[LANES];
+            UNROLL_LANES
+            for (int k = 0; k < LANES; k++)
+                i[k] = root;
+            for (int d = depth; d > 0; d--)
+                UNROLL_LANES
+                for (int k = 0; k < LANES; k++) {
+                    const struct rg_gnode *nd = &g[i[k]];
+                    i[k] = nd->left + (uint32_t)!(xf[r + k][nd->feat] <= nd->thr);
+                }
+            UNROLL_LANES
+            for (int k = 0; k < LANES; k++)
+                depths[r + k] += in[i[k]].thr;
+        }
+    }
+    for (size_t r = 0; r < n; r++)
+        out[r] = pow(2.0, -depths[r] / m->norm);
+}
+
+/* Rows with every split feature go through iforest_block, gathered BLOCK
+ * at a time; the others (a missing value means walks that branch, which
+ * lockstep lanes cannot share) and the last few take iforest_score. */
+static void iforest_batch(const struct rg_model *m, const double *rows, size_t n, double *out)
+{
+    float xf[BLOCK][RG_MODEL_ROW_FLOATS];
+    uint32_t at[BLOCK]; /* the row each gathered copy came from */
+    double res[BLOCK];
+    size_t nb = 0;
+    for (size_t r = 0; r <= n; r++) {
+        if (r < n) {
+            const double *x = rows + r * RG_FEAT_COUNT;
+            if (!iforest_row_complete(m, x, xf[nb])) {
+                out[r] = iforest_score(m, x);
+                continue;
+            }
+            at[nb++] = (uint32_t)r;
+            if (nb < BLOCK)
+                continue;
+        }
+        size_t nl = nb - nb % LANES;
+        iforest_block(m, (const float (*)[RG_MODEL_ROW_FLOATS])xf, nl, res);
+        for (size_t j = 0; j < nl; j++)
+            out[at[j]] = res[j];
+        for (size_t j = nl; j < nb; j++)
+            out[at[j]] = iforest_score(m, rows + (size_t)at[j] * RG_FEAT_COUNT);
+        nb = 0;
+    }
+}
+
 void rg_model_score_batch(const struct rg_model *m, const double *rows, size_t n, double *out)
 {
     if (m->kind == RG_MODEL_IFOREST) {
-        for (size_t r = 0; r < n; r++)
-            out[r] = iforest_score(m, rows + r * RG_FEAT_COUNT);
+        iforest_batch(m, rows, n, out);
         return;
     }
     for (size_t r = 0; r < n; r += BLOCK) {

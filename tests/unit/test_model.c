@@ -151,6 +151,74 @@ static void test_iforest_parity_with_sklearn(void **state)
     rg_diags_fini(&d);
 }
 
+/* rg_model_score_batch walks the rows that have every feature the forest
+ * splits on tree-major, several rows in lockstep, and the others one row
+ * at a time; whatever the mix, the batch size and where a block starts,
+ * each result must be the very double rg_model_score gives. */
+static void check_iforest_batch(const char *model_path)
+{
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_model *m = NULL;
+    assert_int_equal(rg_model_load_file(model_path, &d, &m), 0);
+    assert_int_equal(rg_model_kind(m), RG_MODEL_IFOREST);
+    struct rg_feature_csv csv;
+    assert_int_equal(rg_feature_csv_load(FIX "iforest_rows.csv", "sk_score", &d, &csv), 0);
+    enum { N = 400 };
+    double *rows = malloc(N * RG_FEAT_COUNT * sizeof(double));
+    double *want = malloc(N * sizeof(double)), *out = malloc(N * sizeof(double));
+    assert_true(rows && want && out);
+    size_t with_missing = 0; /* made missing here; a feature the CSV lacks (the
+                                 forest does not split on it) is NaN in every row */
+    for (size_t j = 0; j < N; j++) {
+        double *x = rows + j * RG_FEAT_COUNT;
+        memcpy(x, csv.rows + (j % csv.n) * RG_FEAT_COUNT, RG_FEAT_COUNT * sizeof(double));
+        if (j % 5 == 1) /* one missing, a different one each time */
+            x[(j / 5) % RG_FEAT_COUNT] = NAN;
+        if (j % 5 == 3) /* three missing */
+            for (size_t k = 0; k < 3; k++)
+                x[(j + 11 * k) % RG_FEAT_COUNT] = NAN;
+        if (j % 37 == 0) /* all missing */
+            for (size_t k = 0; k < RG_FEAT_COUNT; k++)
+                x[k] = NAN;
+        if (j % 41 == 2) /* inf in float: the largest side of every split */
+            x[RG_FEAT_AMOUNT] = 1e300;
+        with_missing += j % 5 == 1 || j % 5 == 3 || j % 37 == 0;
+        want[j] = rg_model_score(m, x);
+        assert_true(want[j] > 0 && want[j] < 1);
+    }
+    /* both kinds of rows, and more complete ones than a block holds */
+    assert_true(with_missing > N / 3 && N - with_missing > 200);
+    static const size_t starts[] = { 0, 1, 5, 8, 37 };
+    for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+        size_t at = starts[s];
+        for (size_t n = 1; n <= 70; n++) {
+            rg_model_score_batch(m, rows + at * RG_FEAT_COUNT, n, out);
+            for (size_t i = 0; i < n; i++) {
+                if (memcmp(&out[i], &want[at + i], sizeof(double)) != 0)
+                    fprintf(stderr, "%s: start %zu, n %zu, row %zu: batch %.17g single %.17g\n",
+                            model_path, at, n, i, out[i], want[at + i]);
+                assert_memory_equal(&out[i], &want[at + i], sizeof(double));
+            }
+        }
+        rg_model_score_batch(m, rows + at * RG_FEAT_COUNT, N - at, out);
+        assert_memory_equal(out, want + at, (N - at) * sizeof(double));
+    }
+    free(rows);
+    free(want);
+    free(out);
+    rg_feature_csv_fini(&csv);
+    rg_model_free(m);
+    rg_diags_fini(&d);
+}
+
+static void test_iforest_batch_equals_single(void **state)
+{
+    (void)state;
+    check_iforest_batch(FIX "iforest_small.json");
+    check_iforest_batch("models/default-anomaly.json"); /* the one replay and serving load */
+}
+
 static void test_version_and_hash(void **state)
 {
     (void)state;
@@ -596,6 +664,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gbdt_parity_with_xgboost),
         cmocka_unit_test(test_iforest_parity_with_sklearn),
+        cmocka_unit_test(test_iforest_batch_equals_single),
         cmocka_unit_test(test_version_and_hash),
         cmocka_unit_test(test_gbdt_split_semantics),
         cmocka_unit_test(test_iforest_missing_is_expectation),
