@@ -30,6 +30,17 @@
 #define UNROLL_LANES _Pragma("GCC unroll 8") /* = LANES */
 _Static_assert(RG_MODEL_LANES == 8, "UNROLL_LANES spells out the lane count");
 
+/* LANE_ROW: in the tree-major block loops, lane k reads its row at
+ * xr + k * row_size from one pointer xr to the group's first row, so every
+ * access is one base register plus a constant displacement. Left to
+ * itself GCC derives a pointer (or offset) per lane from the row counter,
+ * which with the LANES node indices is more than x86-64 has registers:
+ * the spills are reloaded on every step. The empty asm makes xr opaque,
+ * so there is nothing per lane to derive. No effect on results; with
+ * callgrind over batches of 256 rows, 9 % fewer instructions in the GBDT
+ * block and 4 % in the iforest one. */
+#define LANE_ROW(xr) __asm__("" : "+r"(xr))
+
 /* Round to float once, as XGBoost's DMatrix does, into the two copies. */
 static inline void row_expand(const double *x, float *xf)
 {
@@ -184,13 +195,15 @@ static void gbdt_block(const struct rg_model *m, const double *rows, size_t n, d
         int depth = m->tree_depth[t];
         for (size_t r = 0; r < nl; r += LANES) {
             uint32_t i[LANES];
+            const float *xr = xf[r]; /* see LANE_ROW */
+            LANE_ROW(xr);
             UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 i[k] = root;
             for (int d = depth; d > 0; d--)
                 UNROLL_LANES
                 for (int k = 0; k < LANES; k++)
-                    i[k] = step(g, i[k], xf[r + k]);
+                    i[k] = step(g, i[k], xr + k * XROW);
             UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 acc[r + k] += g[i[k]].thr;
@@ -237,6 +250,8 @@ static void iforest_block(const struct rg_model *m, const float (*xf)[RG_MODEL_R
         int depth = m->tree_depth[t];
         for (size_t r = 0; r < n; r += LANES) {
             uint32_t i[LANES];
+            const float *xr = xf[r]; /* see LANE_ROW */
+            LANE_ROW(xr);
             UNROLL_LANES
             for (int k = 0; k < LANES; k++)
                 i[k] = root;
@@ -244,7 +259,8 @@ static void iforest_block(const struct rg_model *m, const float (*xf)[RG_MODEL_R
                 UNROLL_LANES
                 for (int k = 0; k < LANES; k++) {
                     const struct rg_gnode *nd = &g[i[k]];
-                    i[k] = nd->left + (uint32_t)!(xf[r + k][nd->feat] <= nd->thr);
+                    const float *x = xr + k * RG_MODEL_ROW_FLOATS;
+                    i[k] = nd->left + (uint32_t)!(x[nd->feat] <= nd->thr);
                 }
             UNROLL_LANES
             for (int k = 0; k < LANES; k++)
