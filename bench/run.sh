@@ -37,16 +37,17 @@
 #      (distinct event_ids == events), else FAILED and exit 1;
 #   4. latency at half that rate: gen --rate paces events (same seed, same
 #      events) first through the pass-through (the floor: Kafka alone), then
-#      appended to `transactions`, where riskgate resumes the max run's
-#      consumer group: the users' histories continue (their event time runs
-#      from after the preload's up to now) and Redis holds the max run's
-#      profiles, so the per-partition replay marks see new offsets and every
-#      event updates its profiles as in production. (Until 2026-11-28 this
-#      run used its own topic, whose offsets were below the marks the max run
-#      left: profile updates were skipped as replays and the run was
-#      cheaper than real.) Latency = output CreateTime - event CreateTime,
-#      joined by event_id (bench/tsread.c; the rate run's ids are e-2_*).
-#      riskgate's cache is cold, so the first seconds are a warm-up that is
+#      appended to `transactions`, with its feedback, while the max run's
+#      riskgate process, still running, consumes them (as a deployment does:
+#      warm cache, warm connections): the users' histories continue (their
+#      event time runs from after the preload's up to now), the per-partition
+#      replay marks see new offsets, and every event updates its profiles as
+#      in production. (Until 2026-11-28 this run used its own topic and a
+#      fresh process: offsets below the marks the max run left made profile
+#      updates look like replays, so the run was cheaper than real, and a cold
+#      start put a 1-2 s backlog into its first seconds.) Latency = output
+#      CreateTime - event CreateTime, joined by event_id (bench/tsread.c; the
+#      rate run's ids are e-2_*). The first seconds after the rate change are
 #      reported apart (BENCH_WARMUP_S, default 5);
 #   5. scaling: for each user count, preload BENCH_SCALE_EVENTS events into
 #      their own topic; for each worker count, a max-rate run over it with
@@ -121,7 +122,7 @@ EOF
 
 # Topics: the same partition count as transactions/verdicts (stack.sh).
 PARTS=${RISKGATE_TXN_PARTITIONS:-4}
-specs=("bench.passthrough:$PARTS" "bench.rate.verdicts:$PARTS" "bench.rate.fb:$PARTS"
+specs=("bench.passthrough:$PARTS" "bench.rate.fb:$PARTS"
        "bench.rate.pt.in:$PARTS" "bench.rate.pt.out:$PARTS" "bench.rate.pt.fb:$PARTS")
 for u in $SCALE_USERS; do
     specs+=("bench.scale.$u:$PARTS" "bench.scale.$u.fb:$PARTS")
@@ -160,8 +161,13 @@ MAX_FB=
 bench_rg_start max RISKGATE_KAFKA_GROUP_ID=bench-max RISKGATE_KAFKA_TOPIC_FEEDBACK="$MAX_FB"
 bench_rg_wait max "$EVENTS"
 bench_redis_snapshot "$BENCH_WORK/max.redis1"
-bench_rg_stop
-bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/max.verdicts.tsv"
+# riskgate keeps running into the half-rate run (step 4), as a deployment
+# does; its last verdicts may still be in flight for a moment.
+for ((i = 0; i < 40; i++)); do
+    bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/max.verdicts.tsv"
+    [ "$(wc -l < "$BENCH_WORK/max.verdicts.tsv")" -ge "$EVENTS" ] && break
+    sleep 0.5
+done
 MAX_EPS=$("$BENCH_PY" bench/report.py eps "$BENCH_WORK/max.verdicts.tsv")
 bench_say "  riskgate max: $MAX_EPS events/s (first to last verdict)"
 
@@ -193,22 +199,22 @@ bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.pt.out > "$BENCH_WORK/rate
 bench_say "  riskgate at $HALF events/s"
 echo "{\"rate\": $HALF, \"events\": $RATE_EVENTS, \"feedback\": $FEEDBACK}" > "$BENCH_WORK/rate.json"
 bench_redis_snapshot "$BENCH_WORK/rate.redis0"
-RATE_FB=
-[ "$FEEDBACK" = 1 ] && RATE_FB=bench.rate.fb
-bench_rg_start rate RISKGATE_KAFKA_GROUP_ID=bench-max \
-    RISKGATE_KAFKA_TOPIC_VERDICTS=bench.rate.verdicts RISKGATE_KAFKA_TOPIC_FEEDBACK="$RATE_FB"
-bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic transactions --feedback-topic bench.rate.fb \
+# the same riskgate process, warm from the max run; its feedback topic
+RATE_FB=bench.rate.fb
+[ "$FEEDBACK" = 1 ] && RATE_FB=risk-feedback
+bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic transactions --feedback-topic "$RATE_FB" \
     --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 \
     > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err" &
 GEN_PID=$!
-bench_rg_wait rate "$RATE_EVENTS"
+bench_rg_wait rate $((EVENTS + RATE_EVENTS))
 wait "$GEN_PID"
 GEN_PID=
 bench_redis_snapshot "$BENCH_WORK/rate.redis1"
 bench_rg_stop
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" transactions > "$BENCH_WORK/transactions.tsv"
 awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/transactions.tsv" > "$BENCH_WORK/rate.events.tsv"
-bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" bench.rate.verdicts > "$BENCH_WORK/rate.verdicts.tsv"
+bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/verdicts.tsv"
+awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/verdicts.tsv" > "$BENCH_WORK/rate.verdicts.tsv"
 
 # ---- 5. scaling
 bench_say "[5/5] scaling: users {$SCALE_USERS} x workers {$SCALE_WORKERS}, $SCALE_EVENTS events each"
