@@ -75,6 +75,7 @@ void rg_model_free(struct rg_model *m)
     free(m->g);
     free(m->in);
     free(m->ig);
+    free(m->ileaf);
     free(m);
 }
 
@@ -667,12 +668,14 @@ static int load_xgboost(struct ld *ld, struct rg_model *m, const cJSON *root)
 static int iforest_branchless(struct rg_model *m)
 {
     m->ig = malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(*m->ig));
-    if (!m->ig)
+    m->ileaf = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*m->ileaf));
+    if (!m->ig || !m->ileaf)
         return RG_ENOMEM;
     for (size_t i = 0; i < m->n_nodes; i++) {
         const struct rg_inode *in = &m->in[i];
         struct rg_gnode *g = &m->ig[i];
         if (in->feat < 0) {
+            m->ileaf[i] = in->thr;
             g->thr = 0.0f; /* the pad slot is -inf: always "left" = itself */
             g->left = (uint32_t)i;
             g->feat = RG_MODEL_PAD_SLOT;

@@ -33,8 +33,9 @@
  * one of those features is missing, computed at load with the very same
  * expression the walk evaluates (wleft * L + (1 - wleft) * R, children
  * first), so returning it is bit-identical to expanding the subtree.
- * The walk stops at the first node whose `used` set has no feature that
- * is present in the row. Slots >= 63 share bit 63, which only prunes less.
+ * At a missing value the walk stops when the node's `used` set has no
+ * feature that is present in the row. Slots >= 63 share bit 63, which
+ * only prunes less.
  *
  * Most rows reach a leaf without meeting a missing feature, so iforest
  * trees also get a copy in the GBDT layout (`ig`, same node indices as
@@ -42,7 +43,12 @@
  * `x <= thr` in float equal `(double)x <= thr` for every float x, and a
  * leaf points at itself through the pad slot. The scorer walks RG_MODEL_LANES
  * trees in lockstep without branches; a lane that meets a missing feature
- * stays on that node and is finished by the exact recursive walk.
+ * stays on that node and is finished by the exact recursive walk. That
+ * walk, too, follows present values on `ig` and reads a leaf's path length
+ * from `ileaf` (by node index, 8 bytes where `in` has 48): the 48-byte
+ * nodes are read only at missing values, so the forest the scorer touches
+ * is about 170 KB instead of 510 KB for the default model (100 trees),
+ * which matters next to the profile store in the same cache.
  *
  * A row that has every feature the forest splits on (`iused`, the union
  * of the roots' `used` sets) cannot meet a missing value, so the batch
@@ -93,6 +99,7 @@ struct rg_model {
     struct rg_gnode *g;  /* GBDT nodes */
     struct rg_inode *in; /* IFOREST nodes */
     struct rg_gnode *ig; /* IFOREST nodes in the branchless layout, see above */
+    double *ileaf;       /* IFOREST: a leaf's path length (in[i].thr) by node index */
     uint64_t iused;      /* IFOREST: RG_INODE_BIT of every slot any tree splits on */
     size_t n_nodes, n_leaves;
     float base_margin;   /* GBDT: logit(base_score) in float, as XGBoost */
