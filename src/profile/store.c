@@ -107,6 +107,7 @@ struct rg_profile_store {
     const char **argv;
     size_t *argvlen;
     unsigned char *enc;  /* FLUSH_CHUNK * RG_UP_ENC_MAX */
+    struct rg_user_prof *before; /* per event: its user's profile before it */
     struct kcentry *kc;  /* KC_SLOTS, Redis mode only */
 
     struct rg_profile_stats st;
@@ -212,6 +213,7 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s->secret);
     free(s->ents);
     free(s->kc);
+    free(s->before);
     free(s->heads);
     free(s->dirty);
     free(s->ev_ent);
@@ -374,8 +376,10 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->argv = malloc(nargv * sizeof *s->argv);
     s->argvlen = malloc(nargv * sizeof *s->argvlen);
     s->enc = malloc((size_t)FLUSH_CHUNK * RG_UP_ENC_MAX);
+    s->before = malloc(b * sizeof *s->before);
     if (!s->ents || !s->heads || !s->dirty || !s->ev_ent || !s->miss || !s->sev || !s->sh ||
-        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc)
+        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc ||
+        !s->before)
         goto fail;
     for (size_t i = 0; i < nh; i++)
         s->heads[i] = -1;
@@ -572,8 +576,103 @@ static int mem_batch(struct rg_profile_store *s, size_t n, size_t nmiss)
     return 0;
 }
 
-static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool any_shared)
+/* ---- flush ---- */
+
+/* Append one EVALSHA of RG_LUA_USERS per FLUSH_CHUNK dirty users to the
+ * pipeline; returns how many commands were appended. The encoded values
+ * are copied into hiredis's buffer by each append, so s->enc is reused. */
+static size_t append_user_writes(struct rg_profile_store *s)
 {
+    char ttl[NUMLEN];
+    snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
+    size_t ncmd = 0;
+    for (size_t k = 0; k < s->ndirty;) {
+        size_t a = 0, used = 0;
+        s->argv[a] = "EVALSHA";
+        s->argvlen[a++] = 7;
+        s->argv[a] = s->sha_users;
+        s->argvlen[a++] = 40;
+        s->argv[a] = "0";
+        s->argvlen[a++] = 1;
+        s->argv[a] = ttl;
+        s->argvlen[a++] = strlen(ttl);
+        for (; k < s->ndirty && used < FLUSH_CHUNK; k++) {
+            struct centry *e = &s->ents[s->dirty[k]];
+            if (!e->h || !e->dirty)
+                continue;
+            unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
+            int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
+            if (len < 0)
+                continue;
+            s->argv[a] = e->key;
+            s->argvlen[a++] = strlen(e->key);
+            s->argv[a] = (const char *)buf;
+            s->argvlen[a++] = (size_t)len;
+            used++;
+        }
+        if (!used)
+            break;
+        redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
+        ncmd++;
+    }
+    return ncmd;
+}
+
+/* Read the replies of append_user_writes(); on success every user written
+ * is clean. Returns false when a write failed (the users stay dirty). */
+static bool read_user_writes(struct rg_profile_store *s, size_t ncmd)
+{
+    bool ok = true;
+    for (size_t c = 0; c < ncmd; c++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR)
+            ok = false;
+        if (r)
+            freeReplyObject(r);
+        if (!s->rc || s->rc->err)
+            return false;
+    }
+    if (ok) {
+        for (size_t k = 0; k < s->ndirty; k++)
+            s->ents[s->dirty[k]].dirty = 0;
+        s->ndirty = 0;
+    }
+    return ok;
+}
+
+int rg_profile_flush(struct rg_profile_store *s)
+{
+    if (!s)
+        return RG_EINVAL;
+    if (!s->ndirty)
+        return 0;
+    if (s->mem_mode)
+        return 0; /* nothing to persist: profiles live in the cache and the map */
+    int rc = conn_get(s);
+    if (rc < 0)
+        return rc;
+    size_t ncmd = append_user_writes(s);
+    if (!ncmd) {
+        s->ndirty = 0;
+        return 0;
+    }
+    s->st.cmds_sent += ncmd;
+    s->st.round_trips++;
+    if (!read_user_writes(s, ncmd)) {
+        conn_drop(s, "user write-back failed");
+        return RG_EAGAIN;
+    }
+    return 0;
+}
+
+/* One round trip: MGET of the users missing from the cache, the shared-
+ * entity script, and, when with_writes, the dirty users' write-back.
+ * Returns 0 when the reads succeeded (s->sh filled); *writes_ok says
+ * whether the write-back did (the users stay dirty when not). */
+static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool any_shared,
+                       bool with_writes, bool *writes_ok)
+{
+    *writes_ok = !with_writes;
     int rc = conn_get(s);
     if (rc < 0)
         return rc;
@@ -620,9 +719,14 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
         redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
         ncmd++;
     }
-    if (!ncmd)
+    size_t nw = with_writes ? append_user_writes(s) : 0;
+    if (with_writes && !nw) {
+        s->ndirty = 0;
+        *writes_ok = true;
+    }
+    if (!ncmd && !nw)
         return 0;
-    s->st.cmds_sent += (uint64_t)ncmd;
+    s->st.cmds_sent += (uint64_t)ncmd + nw;
     s->st.round_trips++;
     redisReply *rm = NULL, *rs = NULL;
     if (nmiss && redisGetReply(s->rc, (void **)&rm) != REDIS_OK)
@@ -664,6 +768,12 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
     }
     freeReplyObject(rm);
     freeReplyObject(rs);
+    rm = rs = NULL;
+    if (nw) {
+        *writes_ok = read_user_writes(s, nw);
+        if (!*writes_ok)
+            conn_drop(s, "user write-back failed");
+    }
     return 0;
 io:
     /* rm/rs may be an error reply (e.g. NOSCRIPT after a SCRIPT FLUSH):
@@ -679,6 +789,23 @@ io:
 }
 
 /* ---- process ---- */
+
+/* One event's own update of its cached user profile: skipped (but
+ * counted) when the profile's replay mark says it was applied already. */
+static void apply_event(struct rg_profile_store *s, int32_t idx, const struct rg_txn *txn,
+                        int64_t now)
+{
+    struct centry *e = &s->ents[idx];
+    bool replay = txn->offset >= 0 && e->up.hw_offset >= 0 &&
+                  txn->partition == e->up.hw_partition && txn->offset <= e->up.hw_offset;
+    int r = rg_user_prof_apply(&e->up, txn, now);
+    if (replay)
+        s->st.replays_skipped++;
+    else
+        mark_dirty(s, idx);
+    if (!replay && r == 0)
+        s->st.too_old++;
+}
 
 int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *txns, size_t n,
                              double *feat, struct rg_user_ctx *uctx, bool *degraded)
@@ -739,7 +866,22 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         any_shared |= ev->dev_h || ev->merch_h || ev->ip_h;
     }
 
-    int rc = s->mem_mode ? mem_batch(s, n, nmiss) : redis_batch(s, n, nmiss, any_shared);
+    /* At steady state every user of the batch is in the cache: then the
+     * events' own updates are applied first, each event keeping a copy of
+     * its user's profile as it stood before it (its features read that),
+     * and the write-back rides in the same round trip as the shared-entity
+     * script: one round trip per batch instead of two. With users to load,
+     * the updates wait for them and rg_profile_flush() writes back. */
+    bool early = !s->mem_mode && nmiss == 0;
+    for (size_t i = 0; early && i < n; i++) {
+        if (s->ev_ent[i] >= 0) {
+            s->before[i] = s->ents[s->ev_ent[i]].up;
+            apply_event(s, s->ev_ent[i], &txns[i], now);
+        }
+    }
+    bool writes_ok = true;
+    int rc = s->mem_mode ? mem_batch(s, n, nmiss)
+                         : redis_batch(s, n, nmiss, any_shared, early, &writes_ok);
     bool shared_ok = rc == 0;
     if (rc < 0) {
         for (size_t k = 0; k < nmiss; k++)
@@ -751,17 +893,18 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
             s->ents[s->miss[k]].loading = 0;
     }
 
-    bool all_ok = shared_ok;
+    bool all_ok = shared_ok && writes_ok;
     for (size_t i = 0; i < n; i++) {
         const struct rg_txn *txn = &txns[i];
         struct centry *e = s->ev_ent[i] >= 0 ? &s->ents[s->ev_ent[i]] : NULL;
+        const struct rg_user_prof *up = e ? (early ? &s->before[i] : &e->up) : NULL;
         bool has_shared = txn->has & (RG_HAS_DEVICE_ID | RG_HAS_MERCHANT_ID | RG_HAS_IP);
         bool sh_ok = shared_ok && (s->sev[i].dev_h || s->sev[i].merch_h || s->sev[i].ip_h);
         double *out = feat + i * RG_FEAT_COUNT;
-        rg_feature_compute(e ? &e->up : NULL, sh_ok ? &s->sh[i] : NULL, txn, now, out);
-        uctx[i].preferred = e ? (enum rg_step_up_method)e->up.preferred : RG_METHOD_NONE;
+        rg_feature_compute(up, sh_ok ? &s->sh[i] : NULL, txn, now, out);
+        uctx[i].preferred = up ? (enum rg_step_up_method)up->preferred : RG_METHOD_NONE;
         uctx[i].failed_step_ups_24h =
-            e ? (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H] : -1;
+            up ? (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H] : -1;
         degraded[i] = !e || (has_shared && !sh_ok);
         if (has_shared && !sh_ok)
             s->st.updates_dropped++;
@@ -770,90 +913,11 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
             all_ok = false;
             continue;
         }
-        const struct rg_user_prof *up = &e->up;
-        bool replay = txn->offset >= 0 && up->hw_offset >= 0 &&
-                      txn->partition == up->hw_partition && txn->offset <= up->hw_offset;
-        int r = rg_user_prof_apply(&e->up, txn, now);
-        if (replay)
-            s->st.replays_skipped++;
-        else
-            mark_dirty(s, s->ev_ent[i]);
-        if (!replay && r == 0)
-            s->st.too_old++;
+        if (!early)
+            apply_event(s, s->ev_ent[i], txn, now);
     }
     s->st.events += n;
     return all_ok ? 0 : RG_EAGAIN;
-}
-
-/* ---- flush ---- */
-
-int rg_profile_flush(struct rg_profile_store *s)
-{
-    if (!s)
-        return RG_EINVAL;
-    if (!s->ndirty)
-        return 0;
-    if (s->mem_mode)
-        return 0; /* nothing to persist: profiles live in the cache and the map */
-    int rc = conn_get(s);
-    if (rc < 0)
-        return rc;
-    char ttl[NUMLEN];
-    snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
-    size_t ncmd = 0;
-    for (size_t k = 0; k < s->ndirty;) {
-        size_t a = 0, used = 0;
-        s->argv[a] = "EVALSHA";
-        s->argvlen[a++] = 7;
-        s->argv[a] = s->sha_users;
-        s->argvlen[a++] = 40;
-        s->argv[a] = "0";
-        s->argvlen[a++] = 1;
-        s->argv[a] = ttl;
-        s->argvlen[a++] = strlen(ttl);
-        for (; k < s->ndirty && used < FLUSH_CHUNK; k++) {
-            struct centry *e = &s->ents[s->dirty[k]];
-            if (!e->h || !e->dirty)
-                continue;
-            unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
-            int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
-            if (len < 0)
-                continue;
-            s->argv[a] = e->key;
-            s->argvlen[a++] = strlen(e->key);
-            s->argv[a] = (const char *)buf;
-            s->argvlen[a++] = (size_t)len;
-            used++;
-        }
-        if (!used)
-            break;
-        redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
-        ncmd++;
-    }
-    if (!ncmd) {
-        s->ndirty = 0;
-        return 0;
-    }
-    s->st.cmds_sent += ncmd;
-    s->st.round_trips++;
-    bool ok = true;
-    for (size_t c = 0; c < ncmd; c++) {
-        redisReply *r = NULL;
-        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r->type == REDIS_REPLY_ERROR)
-            ok = false;
-        if (r)
-            freeReplyObject(r);
-        if (!s->rc || s->rc->err)
-            break;
-    }
-    if (!ok) {
-        conn_drop(s, "user write-back failed");
-        return RG_EAGAIN;
-    }
-    for (size_t k = 0; k < s->ndirty; k++)
-        s->ents[s->dirty[k]].dirty = 0;
-    s->ndirty = 0;
-    return 0;
 }
 
 /* ---- feedback ---- */
