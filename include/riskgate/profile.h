@@ -184,7 +184,10 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c);
 void rg_profile_store_free(struct rg_profile_store *s);
 
 /* For each txns[i]: features into feat + i*RG_FEAT_COUNT (before updates),
- * uctx[i], degraded[i]; then the event's updates, in order. Returns 0, or
+ * uctx[i], degraded[i]; then the event's updates, in order. When all the
+ * users are cached, their write-back is part of the same round trip, and a
+ * 0 return means it is in Redis (rg_profile_flush() then has nothing to
+ * do). Returns 0, or
  * RG_EAGAIN when Redis is unavailable: then degraded[i] is true where a
  * Redis-backed feature is missing. User updates of cached users stay in the
  * cache (written back later); shared-entity updates and updates of users

@@ -429,7 +429,8 @@ static void process_batch(struct worker *w, size_t n)
             rg_counter_inc(RG_M_REDIS_ERRORS);
         }
         int64_t tm = rg_clock_mono_ns();
-        /* One batch's Redis work (1-2 round trips: process + flush). */
+        /* One batch's Redis work: one round trip at steady state, two when users
+         * had to be loaded (process + flush). */
         rg_histo_observe_us(RG_M_REDIS_LATENCY, 0, (tm - tp) / 1000);
         rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_PROFILE, (tm - tp) / 1000 / (int64_t)nt);
         /* The decider observes the model and rules stages itself. */

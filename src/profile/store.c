@@ -8,10 +8,14 @@
  *   Redis mode (they are written by rg_profile_flush(); when no clean victim
  *   exists, the store flushes first). In memory mode a dirty victim is
  *   encoded into the in-memory map on eviction.
- * - One round trip per batch: MGET of the users missing from the cache and
- *   one EVALSHA of RG_LUA_SHARED for the shared entities are pipelined
- *   together. rg_profile_flush() is a second round trip carrying one
- *   EVALSHA of RG_LUA_USERS per 512 dirty users (SET .. PX ttl each).
+ * - One round trip per batch. At steady state (every user of the batch in
+ *   the cache) the events' updates are applied first, each event keeping a
+ *   copy of its user's profile as it stood before it for its features, and
+ *   one EVALSHA of RG_LUA_SHARED for the shared entities is pipelined with
+ *   the write-back: one EVALSHA of RG_LUA_USERS per 512 dirty users (SET ..
+ *   PX ttl each). With users to load, the round trip is their MGET and the
+ *   shared script, the updates follow, and rg_profile_flush() writes back
+ *   in a second round trip.
  * - Connection: lazy, redisConnectWithTimeout + redisSetTimeout, AUTH when
  *   a password is set, scripts loaded on every (re)connect. After a failure
  *   the context is dropped and no reconnect is tried before the backoff
