@@ -701,6 +701,31 @@ static cJSON *fast_item(void)
     return it;
 }
 
+/* Eight bytes at a time (SWAR) for fast_string: the string's plain run is
+ * most of an event, and one byte per step cost ~12 instructions a byte. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_ONES 0x0101010101010101ULL
+#define SWAR_HIGH 0x8080808080808080ULL
+
+/* The high bit of each byte of x that is not str_plain (< 0x20, >= 0x80,
+ * '"' or '\\'). Borrows can also mark bytes above a marked one, never below,
+ * so the lowest mark is exact; that is the only one the caller uses. */
+static inline uint64_t swar_not_plain(uint64_t x)
+{
+    uint64_t q = x ^ (SWAR_ONES * '"'), b = x ^ (SWAR_ONES * '\\');
+    return (((x - SWAR_ONES * 0x20) & ~x) | ((q - SWAR_ONES) & ~q) | ((b - SWAR_ONES) & ~b) | x) &
+           SWAR_HIGH;
+}
+
+/* Digits among the bytes of x whose high bit is set in `in` (plain bytes,
+ * all < 0x80, so the additions carry into no other byte). */
+static inline unsigned swar_digits(uint64_t x, uint64_t in)
+{
+    uint64_t d = (x + SWAR_ONES * (0x80 - '0')) & ~(x + SWAR_ONES * (0x80 - '9' - 1)) & in;
+    return (unsigned)(((d >> 7) * SWAR_ONES) >> 56); /* sum of the 0/1 bytes */
+}
+#endif
+
 /* A string of plain printable ASCII (str_plain: no escape, no control
  * character, no UTF-8 sequence) starting after its opening quote; *pp is
  * left after the closing quote. NULL: not for the fast path (or arena
@@ -710,8 +735,25 @@ static char *fast_string(const char **pp, const char *e)
 {
     const char *s = *pp, *p = s;
     unsigned nd = 0;
+#ifdef SWAR_ONES
+    while (e - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t bad = swar_not_plain(x);
+        if (bad) { /* plain up to the lowest marked byte */
+            nd += swar_digits(x, ((bad & -bad) - 1) & SWAR_HIGH);
+            p += __builtin_ctzll(bad) / 8;
+            goto scanned;
+        }
+        nd += swar_digits(x, SWAR_HIGH);
+        p += 8;
+    }
+#endif
     while (p < e && str_plain((unsigned char)*p))
         nd += is_dig((unsigned char)*p++);
+#ifdef SWAR_ONES
+scanned:
+#endif
     if (p >= e || *p != '"')
         return NULL;
     size_t n = (size_t)(p - s);

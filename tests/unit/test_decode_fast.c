@@ -242,11 +242,83 @@ static void test_fast_path_numbers_exact(void **state)
     rg_decoder_free(dec);
 }
 
+/* The fast string scan reads 8 bytes at a time: a special byte (quote,
+ * backslash, control, DEL, UTF-8, a stray byte >= 0x80) at every offset
+ * around the 8-byte steps, and digit runs that are or are not a card
+ * number at every offset, decode exactly as with cJSON alone; the fast
+ * path is taken exactly when the string is plain ASCII without a card
+ * number; a Luhn-valid 16-digit run is rejected wherever it starts. */
+static void test_fast_string_every_offset(void **state)
+{
+    (void)state;
+    static const char *const specials[] = { "\"", "\\\"", "\\n", "\x01", "\x1f", "\x7f",
+                                            "\xc3\xa9", "\x80", "\xff", " ", "~", "5" };
+    static const char *const runs[] = { "4111111111111111", "4111111111111112", "123456789012",
+                                        "1234567890123" };
+    struct rg_decoder *dec = rg_decoder_new();
+    assert_non_null(dec);
+    static struct rg_txn ta, tb;
+    struct rg_decode_error ea, eb;
+    char val[128], line[512];
+    int fast_seen = 0, card_seen = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        size_t nk = kind == 0 ? sizeof(specials) / sizeof(specials[0])
+                              : sizeof(runs) / sizeof(runs[0]);
+        for (size_t k = 0; k < nk; k++) {
+            for (int pre = 0; pre <= 40; pre++) {
+                for (int post = 0; post <= 9; post += 3) {
+                    size_t n = 0;
+                    for (int i = 0; i < pre; i++) /* letters and a few digits, */
+                        val[n++] = i + 1 < pre ? "ab7cdefgh"[i % 9] : 'q'; /* not next to mid */
+                    const char *mid = kind == 0 ? specials[k] : runs[k];
+                    memcpy(val + n, mid, strlen(mid));
+                    n += strlen(mid);
+                    for (int i = 0; i < post; i++)
+                        val[n++] = "xyz"[i % 3];
+                    val[n] = '\0';
+                    int len = snprintf(line, sizeof(line),
+                                       "{\"event_id\":\"e1\",\"user_id\":\"u1\",\"amount\":5,"
+                                       "\"currency\":\"USD\",\"ts\":1793000000000,"
+                                       "\"merchant_id\":\"%s\"}",
+                                       val);
+                    int ra, rb;
+                    rg_decode_set_fast_path(false);
+                    decode_once(dec, line, (size_t)len, &ra, &ta, &ea);
+                    rg_decode_set_fast_path(true);
+                    unsigned long h = rg_decode_fast_hits();
+                    decode_once(dec, line, (size_t)len, &rb, &tb, &eb);
+                    bool fast = rg_decode_fast_hits() != h;
+                    if (ra != rb || ea.reason != eb.reason ||
+                        strcmp(ea.message, eb.message) != 0 || memcmp(&ta, &tb, sizeof(ta))) {
+                        fprintf(stderr, "kind %d item %zu pre %d post %d: cJSON rc %d (%s), "
+                                        "fast rc %d (%s)\n",
+                                kind, k, pre, post, ra, ea.message, rb, eb.message);
+                        fail();
+                    }
+                    /* plain: printable ASCII, and no quote left inside the value */
+                    bool plain = kind == 1 || (k >= 5 && k != 6 && k != 7 && k != 8);
+                    bool card = kind == 1 && k == 0;
+                    assert_int_equal(fast, plain && !card);
+                    if (card) {
+                        assert_true(rb != 0);
+                        assert_int_equal(eb.reason, RG_DLQ_CARD_NUMBER);
+                        card_seen++;
+                    }
+                    fast_seen += fast;
+                }
+            }
+        }
+    }
+    assert_true(fast_seen > 500 && card_seen == 41 * 4);
+    rg_decoder_free(dec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_path_is_invisible),
         cmocka_unit_test(test_fast_path_numbers_exact),
+        cmocka_unit_test(test_fast_string_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
