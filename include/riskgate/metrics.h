@@ -73,6 +73,14 @@ enum rg_metric_type { RG_MT_COUNTER, RG_MT_GAUGE, RG_MT_HISTO, RG_MT_INFO };
       "Rule matches by rule id (current ruleset).")                                \
     X(RG_M_REDIS_ERRORS, "riskgate_redis_errors_total", COUNTER, RG_LS_NONE,       \
       "Redis commands that failed or timed out.")                                  \
+    X(RG_M_REDIS_ROUND_TRIPS, "riskgate_redis_round_trips_total", COUNTER,         \
+      RG_LS_NONE, "Round trips to Redis by the profile stores.")                   \
+    X(RG_M_REDIS_COMMANDS, "riskgate_redis_commands_total", COUNTER, RG_LS_NONE,   \
+      "Commands sent to Redis by the profile stores (pipelined).")                 \
+    X(RG_M_CACHE_HITS, "riskgate_profile_cache_hits_total", COUNTER, RG_LS_NONE,   \
+      "Events whose user profile was in the worker's cache.")                      \
+    X(RG_M_CACHE_MISSES, "riskgate_profile_cache_misses_total", COUNTER,           \
+      RG_LS_NONE, "Events whose user profile had to be loaded from Redis.")        \
     X(RG_M_REDIS_LATENCY, "riskgate_redis_latency_seconds", HISTO, RG_LS_NONE,     \
       "Redis round-trip latency.")                                                 \
     X(RG_M_STAGE_LATENCY, "riskgate_stage_latency_seconds", HISTO, RG_LS_STAGE,    \

@@ -87,6 +87,7 @@ struct worker {
     size_t n_items;
     struct rg_decoder *dec;
     struct rg_profile_store *ps;
+    struct rg_profile_stats ps_seen; /* store counters already added to /metrics */
     _Atomic int active;
     _Atomic uint64_t seen;
     /* batch scratch, sized batch_size */
@@ -383,6 +384,20 @@ static void leave_generation(struct worker *w)
     atomic_store(&w->active, 0);
 }
 
+/* Add what the worker's profile store counted since the last call to the
+ * process-wide counters (the store's own counters are per worker and not
+ * atomic). */
+static void export_profile_stats(struct worker *w)
+{
+    struct rg_profile_stats st;
+    rg_profile_stats(w->ps, &st);
+    rg_counter_add(RG_M_REDIS_ROUND_TRIPS, st.round_trips - w->ps_seen.round_trips);
+    rg_counter_add(RG_M_REDIS_COMMANDS, st.cmds_sent - w->ps_seen.cmds_sent);
+    rg_counter_add(RG_M_CACHE_HITS, st.cache_hits - w->ps_seen.cache_hits);
+    rg_counter_add(RG_M_CACHE_MISSES, st.cache_misses - w->ps_seen.cache_misses);
+    w->ps_seen = st;
+}
+
 static void process_batch(struct worker *w, size_t n)
 {
     struct engine *e = w->eng;
@@ -473,6 +488,7 @@ static void process_batch(struct worker *w, size_t n)
             }
         }
     }
+    export_profile_stats(w);
     leave_generation(w);
 
     for (size_t i = 0; i < n; i++) {

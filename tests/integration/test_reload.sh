@@ -58,6 +58,22 @@ it_assert "/readyz answers 200 once Kafka, Redis, model and rules are up" \
 v1=$(ruleset_of)
 it_assert "batch 1 decided" batch one 41
 it_assert "batch 1 verdicts name the loaded ruleset $v1" all_ruleset one "$v1"
+# the profile stores' counters reach /metrics. Lookups are per user per
+# batch (a user twice in a batch is one lookup): 300 events of at most 100
+# users make between 1 and 100 misses and at most 300 lookups; every round
+# trip carries at least one command.
+profile_metrics_ok() {
+    local hits miss rt cmds out
+    hits=$(metric riskgate_profile_cache_hits_total); miss=$(metric riskgate_profile_cache_misses_total)
+    rt=$(metric riskgate_redis_round_trips_total); cmds=$(metric riskgate_redis_commands_total)
+    out=$(metric riskgate_events_out_total)
+    PROFILE_METRICS="events_out $out cache hits $hits misses $miss round trips $rt commands $cmds"
+    [ "$out" -eq 300 ] && [ "$miss" -ge 1 ] && [ "$miss" -le 100 ] &&
+        [ $((hits + miss)) -le 300 ] && [ "$rt" -ge 1 ] && [ "$cmds" -ge "$rt" ]
+}
+it_assert "profile cache and Redis round trips are exported to /metrics" \
+    it_wait_until 10 profile_metrics_ok
+echo "# $PROFILE_METRICS" >&2
 
 # ---- a new rule file: picked up without a restart
 cat > "$IT_TMP/zz_it.yaml" <<'YAML'
