@@ -130,6 +130,13 @@ int rg_user_prof_add_fraud(struct rg_user_prof *up, const char *ev_id, int64_t a
 void rg_feature_compute(const struct rg_user_prof *up, const struct rg_shared_feats *sh,
                         const struct rg_txn *txn, int64_t now_ms, double *out);
 
+/* Fill the shared-entity features of a row that rg_feature_compute() made
+ * with sh == NULL: the same row as passing sh there. The profile store
+ * uses it to compute the user part before the event's own update and the
+ * shared part when Redis has answered. */
+void rg_feature_add_shared(const struct rg_shared_feats *sh, const struct rg_txn *txn,
+                           double *out);
+
 /* Encoding: version byte, CRC32C-checked, little-endian, variable length.
  * rg_user_prof_encode returns bytes written or RG_ETOOBIG;
  * RG_UP_ENC_MAX always suffices. decode returns 0 or RG_ECORRUPT. */

@@ -180,8 +180,13 @@ void rg_feature_compute(const struct rg_user_prof *up, const struct rg_shared_fe
     out[RG_FEAT_HOUR_OF_DAY] = (double)(floordiv(t, HOUR_MS) % 24);
     if (up)
         user_features(up, txn, t, out);
-    if (!sh)
-        return;
+    if (sh)
+        rg_feature_add_shared(sh, txn, out);
+}
+
+void rg_feature_add_shared(const struct rg_shared_feats *sh, const struct rg_txn *txn,
+                           double *out)
+{
     if ((txn->has & RG_HAS_DEVICE_ID) && sh->dev_users_24h >= 0) {
         out[RG_FEAT_DEVICE_DISTINCT_USERS_24H] = (double)sh->dev_users_24h;
         out[RG_FEAT_DEVICE_DISTINCT_USERS_30D] = (double)sh->dev_users_30d;

@@ -9,9 +9,9 @@
  *   exists, the store flushes first). In memory mode a dirty victim is
  *   encoded into the in-memory map on eviction.
  * - One round trip per batch. At steady state (every user of the batch in
- *   the cache) the events' updates are applied first, each event keeping a
- *   copy of its user's profile as it stood before it for its features, and
- *   one EVALSHA of RG_LUA_SHARED for the shared entities is pipelined with
+ *   the cache) each event's user features are computed and its update
+ *   applied first, in event order; its shared features follow the reply.
+ *   One EVALSHA of RG_LUA_SHARED for the shared entities is pipelined with
  *   the write-back: one EVALSHA of RG_LUA_USERS per 512 dirty users (SET ..
  *   PX ttl each). With users to load, the round trip is their MGET and the
  *   shared script, the updates follow, and rg_profile_flush() writes back
@@ -111,7 +111,6 @@ struct rg_profile_store {
     const char **argv;
     size_t *argvlen;
     unsigned char *enc;  /* FLUSH_CHUNK * RG_UP_ENC_MAX */
-    struct rg_user_prof *before; /* per event: its user's profile before it */
     struct kcentry *kc;  /* KC_SLOTS, Redis mode only */
 
     struct rg_profile_stats st;
@@ -217,7 +216,6 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s->secret);
     free(s->ents);
     free(s->kc);
-    free(s->before);
     free(s->heads);
     free(s->dirty);
     free(s->ev_ent);
@@ -380,10 +378,8 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->argv = malloc(nargv * sizeof *s->argv);
     s->argvlen = malloc(nargv * sizeof *s->argvlen);
     s->enc = malloc((size_t)FLUSH_CHUNK * RG_UP_ENC_MAX);
-    s->before = malloc(b * sizeof *s->before);
     if (!s->ents || !s->heads || !s->dirty || !s->ev_ent || !s->miss || !s->sev || !s->sh ||
-        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc ||
-        !s->before)
+        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc)
         goto fail;
     for (size_t i = 0; i < nh; i++)
         s->heads[i] = -1;
@@ -870,16 +866,21 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         any_shared |= ev->dev_h || ev->merch_h || ev->ip_h;
     }
 
-    /* At steady state every user of the batch is in the cache: then the
-     * events' own updates are applied first, each event keeping a copy of
-     * its user's profile as it stood before it (its features read that),
-     * and the write-back rides in the same round trip as the shared-entity
-     * script: one round trip per batch instead of two. With users to load,
-     * the updates wait for them and rg_profile_flush() writes back. */
+    /* At steady state every user of the batch is in the cache: then each
+     * event's user features are computed and its own update applied before
+     * the round trip (in event order, so point in time holds), its shared
+     * features are added when Redis has answered, and the write-back rides
+     * in the same round trip as the shared-entity script: one round trip
+     * per batch instead of two. With users to load, the features and
+     * updates wait for them and rg_profile_flush() writes back. */
     bool early = !s->mem_mode && nmiss == 0;
     for (size_t i = 0; early && i < n; i++) {
         if (s->ev_ent[i] >= 0) {
-            s->before[i] = s->ents[s->ev_ent[i]].up;
+            const struct rg_user_prof *up = &s->ents[s->ev_ent[i]].up;
+            double *out = feat + i * RG_FEAT_COUNT;
+            rg_feature_compute(up, NULL, &txns[i], now, out);
+            uctx[i].preferred = (enum rg_step_up_method)up->preferred;
+            uctx[i].failed_step_ups_24h = (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H];
             apply_event(s, s->ev_ent[i], &txns[i], now);
         }
     }
@@ -901,14 +902,17 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
     for (size_t i = 0; i < n; i++) {
         const struct rg_txn *txn = &txns[i];
         struct centry *e = s->ev_ent[i] >= 0 ? &s->ents[s->ev_ent[i]] : NULL;
-        const struct rg_user_prof *up = e ? (early ? &s->before[i] : &e->up) : NULL;
         bool has_shared = txn->has & (RG_HAS_DEVICE_ID | RG_HAS_MERCHANT_ID | RG_HAS_IP);
         bool sh_ok = shared_ok && (s->sev[i].dev_h || s->sev[i].merch_h || s->sev[i].ip_h);
         double *out = feat + i * RG_FEAT_COUNT;
-        rg_feature_compute(up, sh_ok ? &s->sh[i] : NULL, txn, now, out);
-        uctx[i].preferred = up ? (enum rg_step_up_method)up->preferred : RG_METHOD_NONE;
-        uctx[i].failed_step_ups_24h =
-            up ? (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H] : -1;
+        if (early && e) {
+            if (sh_ok) /* the user part is in out already */
+                rg_feature_add_shared(&s->sh[i], txn, out);
+        } else {
+            rg_feature_compute(e ? &e->up : NULL, sh_ok ? &s->sh[i] : NULL, txn, now, out);
+            uctx[i].preferred = e ? (enum rg_step_up_method)e->up.preferred : RG_METHOD_NONE;
+            uctx[i].failed_step_ups_24h = e ? (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H] : -1;
+        }
         degraded[i] = !e || (has_shared && !sh_ok);
         if (has_shared && !sh_ok)
             s->st.updates_dropped++;

@@ -582,9 +582,9 @@ static void test_distinct_users_bounded(void **state)
  * and age out of the windows. Redis (packed records, scripts.h) and the
  * in-memory backend must give the same counts for every event, and the
  * same value for every other feature: batches of up to 37 events with
- * users repeating in them take the one-round-trip path (updates applied
- * before the round trip, features from each event's copy of the profile
- * as it stood before it). */
+ * users repeating in them take the one-round-trip path (user features and
+ * updates before the round trip, in event order; shared features added
+ * from the reply). */
 static void test_sets_same_as_memory(void **state)
 {
     (void)state;
