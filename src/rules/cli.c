@@ -927,18 +927,29 @@ static int list_yaml(const char *dir, char ***names_out)
     return n;
 }
 
-static int cmd_test(const char *dir, const char *cases_dir, FILE *out, FILE *err)
+/* Load the ruleset of dir; on failure print every problem and a summary
+ * line "rules: N problem(s) <where> <dir>" to err and return NULL. */
+static struct rg_ruleset *load_or_report(const char *dir, const char *where, FILE *err)
 {
     struct rg_diags d;
     rg_diags_init(&d);
     struct rg_ruleset *rs = NULL;
-    int rc = rg_ruleset_load_dir(dir, &d, &rs);
-    if (rc != 0) {
+    if (rg_ruleset_load_dir(dir, &d, &rs) != 0) {
         rg_diags_print(&d, err);
-        fprintf(err, "rules: %zu problem(s) loading %s\n", d.n, dir);
-        rg_diags_fini(&d);
-        return 1;
+        fprintf(err, "rules: %zu problem(s) %s %s\n", d.n, where, dir);
+        rs = NULL;
     }
+    rg_diags_fini(&d);
+    return rs;
+}
+
+static int cmd_test(const char *dir, const char *cases_dir, FILE *out, FILE *err)
+{
+    struct rg_ruleset *rs = load_or_report(dir, "loading", err);
+    if (!rs)
+        return 1;
+    struct rg_diags d; /* the case files' problems */
+    rg_diags_init(&d);
     char cdir[4096];
     if (cases_dir)
         snprintf(cdir, sizeof(cdir), "%s", cases_dir);
@@ -1010,23 +1021,15 @@ static int cmd_test(const char *dir, const char *cases_dir, FILE *out, FILE *err
 
 static int cmd_lint(const char *dir, FILE *out, FILE *err)
 {
-    struct rg_diags d;
-    rg_diags_init(&d);
-    struct rg_ruleset *rs = NULL;
-    int rc = rg_ruleset_load_dir(dir, &d, &rs);
-    if (rc != 0) {
-        rg_diags_print(&d, err);
-        fprintf(err, "rules: %zu problem(s) in %s\n", d.n, dir);
-        rg_diags_fini(&d);
+    struct rg_ruleset *rs = load_or_report(dir, "in", err);
+    if (!rs)
         return 1;
-    }
     size_t shadow = 0;
     for (size_t i = 0; i < rs->n_rules; i++)
         shadow += rs->rules[i].shadow;
     fprintf(out, "ok: %zu rules (%zu enforced, %zu shadow), %zu lists, version %s\n",
             rs->n_rules, rs->n_rules - shadow, shadow, rs->n_lists, rg_ruleset_version(rs));
     rg_ruleset_free(rs);
-    rg_diags_fini(&d);
     return 0;
 }
 
