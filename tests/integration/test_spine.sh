@@ -82,13 +82,15 @@ fi
 
 # ---- 2. kill -9 mid-stream, restart, every event has a verdict
 "$BIN" gen --out "$IT_TMP/b.jsonl" --feedback-out "$IT_TMP/b.fb.jsonl" \
-    --truth-out "$IT_TMP/b.truth.jsonl" --count 40000 --users 2000 --seed 12 \
+    --truth-out "$IT_TMP/b.truth.jsonl" --count 200000 --users 10000 --seed 12 \
     > /dev/null 2>&1 || it_fail gen "riskgate gen failed"
 cat "$IT_TMP/a.truth.jsonl" "$IT_TMP/b.truth.jsonl" > "$IT_TMP/ab.truth.jsonl"
 n_b=$(grep -c '"is_malformed":false' "$IT_TMP/b.truth.jsonl")
 it_produce_file transactions "$IT_TMP/b.jsonl" || it_fail produce "could not produce events"
 # The run that gets killed goes slowly on purpose (one worker, batches of
-# 4), so that the kill lands mid-stream however fast the machine is.
+# 4) over 200k events, so that the kill lands mid-stream however fast the
+# machine is (with 40k events a fast build had finished before the kill, and
+# the check below read a verdict count from before the kill).
 kill -TERM "$RG_PID"; wait "$RG_PID"
 sed -e 's/workers: 2/workers: 1/' -e 's/batch_size: 32/batch_size: 4/' \
     "$IT_TMP/riskgate.yaml" > "$IT_TMP/riskgate-slow.yaml"
@@ -96,6 +98,8 @@ it_rg_start "$IT_TMP/riskgate-slow.yaml"
 wait_verdicts "$IT_TMP/ab.truth.jsonl" $((n_valid + 2000)) 120 || true
 kill -9 "$RG_PID" 2>/dev/null
 wait "$RG_PID" 2>/dev/null
+timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
 before=$("$VERIFY" count-distinct --truth "$IT_TMP/ab.truth.jsonl" --verdicts "$IT_TMP/verdicts.txt")
 echo "# killed riskgate with $before of $((n_valid + n_b)) events decided" >&2
 it_assert "killed mid-stream (some events still undecided)" test "$before" -lt $((n_valid + n_b))
