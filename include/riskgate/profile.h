@@ -15,8 +15,9 @@
  *   updates any profile; events of one batch are applied in order, so event
  *   i sees events 0..i-1.
  * - Replay safety: the user profile keeps (partition, last applied offset)
- *   and skips events at or below it; the merchant hash keeps a high-water
- *   mark per partition; set adds are idempotent. Skipped (re-consumed)
+ *   and skips events at or below it, and such an event updates no shared
+ *   entity either: the profiles are written in the same atomic script as
+ *   the shared updates. Set adds are idempotent. Skipped (re-consumed)
  *   events still get features, computed against the current state.
  * - Keys are pseudonymised: prefix + kind + ":" + hex(HMAC-SHA256(secret,
  *   kind | id))[0..32]. Every key written carries a TTL.

@@ -32,7 +32,6 @@
 #define DAY_MS (24 * HOUR_MS)
 #define MIN_MS 60000LL
 #define MEM_USERS 32 /* = RG_SHARED_USERS_CAP */
-#define MEM_PARTS 64
 
 struct mblob {
     uint64_t k;
@@ -45,9 +44,7 @@ struct mcell {
 };
 
 struct mmerch {
-    struct mcell mins[60], ev[31], fr[31]; /* the Lua script's n/e/f cells */
-    struct { int32_t part; int64_t off; } hw[MEM_PARTS];
-    int nhw;
+    struct mcell mins[60], ev[31], fr[31]; /* the Lua script's cells */
 };
 
 struct muser {
@@ -345,21 +342,7 @@ void rg_mem_shared(struct rg_mem *m, const struct rg_shared_ev *ev, struct rg_sh
         out->m_events_30d = ring_sum(mm->ev, 31, day, 30);
         out->m_frauds_30d = ring_sum(mm->fr, 31, day, 30);
         out->m_frauds_7d = ring_sum(mm->fr, 31, day, 7);
-        bool fresh = true;
-        if (ev->offset >= 0) {
-            int i = 0;
-            while (i < mm->nhw && mm->hw[i].part != ev->partition)
-                i++;
-            if (i < mm->nhw && ev->offset <= mm->hw[i].off) {
-                fresh = false;
-            } else if (i < mm->nhw) {
-                mm->hw[i].off = ev->offset;
-            } else if (mm->nhw < MEM_PARTS) {
-                mm->hw[mm->nhw].part = ev->partition;
-                mm->hw[mm->nhw++].off = ev->offset;
-            }
-        }
-        if (fresh && ev->update) {
+        if (ev->update) {
             ring_bump(mm->mins, 60, minute);
             ring_bump(mm->ev, 31, day);
         }

@@ -2,17 +2,29 @@
  * scripts.h - private to src/profile: the Lua scripts run in Redis.
  *
  * DESIGN
- * RG_LUA_SHARED applies one whole batch to the shared entities in one
- * EVALSHA, in event order, reading each event's features before its own
- * update (point in time). ARGV: ttl_ms, n, worker index; then per event
- * 8 values:
- *   update(0|1) partition offset t_ms user dev_key merch_key ip_key
- * ('' when absent). It returns 3 values per event, each the entity's state
- * as it stood before the event, or the integer -1 when the event has no
- * such entity: device members, IP members, merchant cells. riskgate
- * computes the counts from them (shared_counts() and merch_sums() in
- * store.c): the script does the reads and the atomic updates, and no
+ * RG_LUA_BATCH applies one whole batch in one EVALSHA, atomically: the
+ * shared entities in event order, each event's state read before its own
+ * update (point in time), then the write-back of the batch's user
+ * profiles. ARGV: ttl_ms, n, wall-clock minute; then per event 6 values:
+ *   update(0|1) t_ms user dev_key merch_key ip_key
+ * ('' when absent); then key value pairs of user profiles to SET .. PX ttl.
+ * It returns 3 values per event: the device members and the IP members as
+ * they stood before the event (strings), or the integer -1 when the event
+ * has no such entity, and a merchant slot: -1, or 2 * m + b, where m is the
+ * merchant's index in first-seen order and b is 1 when the event bumped its
+ * cells. After the 3n values come the cells of each of those merchants as
+ * they stood before the batch. riskgate computes the counts from them
+ * (set_counts() and merch_replay() in store.c), replaying the bumps in event
+ * order: the script does the reads and the atomic updates, and no
  * arithmetic that riskgate can do on its own cores.
+ * Replays: riskgate passes update=0 for an event its user profile has
+ * applied already (the user's partition offset mark) or that is too old.
+ * The profile and its mark are written in the same script as the shared
+ * updates, so a re-consumed event (a restart before the offset commit)
+ * changes nothing, whatever the worker count before and after. (Until
+ * 2026-11-28 merchants kept their own per partition and worker marks: two
+ * more hash fields read and written per merchant, and an event or so
+ * skipped or counted twice when a restart changed the worker count.)
  * Device / IP: one string <key> (kinds 'D' and 'I') holding a bounded exact
  * set of distinct users as 16-byte records: the 12 hex chars of the user's
  * pseudonym, then the latest epoch hour the user was seen as a little-
@@ -33,28 +45,22 @@
  * known user on a known device write nothing, and the TTL runs from the
  * last change, at most an hour before the last event. Device fraud labels
  * are counted in a separate hash (kind 'd', field 'fraud').
- * Merchant: one hash <key>: field C packs 122 cells of (unit, count) as
- * little-endian int32 pairs (struct.pack): 60 minute cells (events), 31 day
- * cells (events), 31 day cells (fraud labels by arrival day); a cell of an
- * older unit is reset on bump, one of a newer unit is left alone; a value
- * of the wrong size is treated as empty and replaced. Why packed: HGETALL
- * of 122 separate fields cost ~50 us per event in the script. The string
- * is read once per batch, cells are bumped with string operations (two
- * 8-byte cells per event; unpacking and repacking all 244 integers per
- * event cost ~25 us of Redis CPU), and the string as it stood before each
- * event is returned in that event's merchant slot: riskgate sums the
- * windows itself (merch_sums() in store.c). Field p<partition>:<worker> = the highest
- * offset that worker applied, so a re-consumed event (offset <= mark)
- * changes nothing. Per worker, because the engine shards a partition's
- * events over its workers by user: each worker sees a partition's offsets
- * in order, but two workers interleave, and one mark per partition skipped
- * the lower offsets of the slower worker as replays (merchant counts lost
- * with 2 workers; test_workers_interleaved_offsets_count_once). After a
- * restart with another worker count, events up to one batch around the
- * restart point may be skipped or counted twice. A merchant is read
- * with one HMGET (cells and the first event's mark) and written with one
- * HSET of its changed fields per batch. Every key written gets a TTL. Keys are built inside the script, so this targets a single
- * Redis (not Cluster).
+ * Merchant: one string <key> (kind 'M') of RG_MERCH_BYTES: 122 cells of
+ * (unit, count) as little-endian int32 pairs (struct.pack): 60 minute cells
+ * (events), 31 day cells (events), 31 day cells (fraud labels by arrival
+ * day), then the wall-clock minute its TTL was last set (int32). A cell of
+ * an older unit is reset on bump, one of a newer unit is left alone; a
+ * value of the wrong size is treated as empty and replaced. A merchant is
+ * read with one GET per batch; bumps go to a Lua table of changed cells,
+ * and each changed cell is written once per batch with an 8-byte SETRANGE.
+ * Why: rebuilding the 976-byte string per event (and HMGET/HSET of it in a
+ * hash with offset marks, the layout until 2026-11-28) was ~9 us of Redis
+ * CPU per event, most of it hashing each new Lua string; this is ~4. The
+ * TTL is refreshed (PEXPIRE) when the stored minute is RG_TTL_REFRESH_MIN
+ * or more old (or ttl/8, if shorter), not per batch: a merchant key lives
+ * at least ttl - that long after its last event. Every key written gets a
+ * TTL. Keys are built by riskgate and passed in, but a script touches keys
+ * it was not given in KEYS, so this targets a single Redis (not Cluster).
  */
 #ifndef RG_PROFILE_SCRIPTS_H
 #define RG_PROFILE_SCRIPTS_H
@@ -63,41 +69,23 @@
 #define RG_SHARED_USER_ID_LEN 12 /* hex chars of the user's pseudonym in a set record */
 
 #define RG_LUA_COMMON                                                                  \
-    "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"                               \
-    "local function fmt(v) return string.format('%.0f', v) end\n"                    \
-    "local ZERO = string.rep('\\0', 976)\n"                                            \
-    "local function norm(s) if (not s) or #s ~= 976 then return ZERO end return s end\n" \
-    "local function sbump(s, base, mod, unit)\n"                                      \
-    "  local off = (base + 2 * (unit % mod)) * 4\n"                                  \
-    "  local u, n = struct.unpack('<ii', s, off + 1)\n"                              \
-    "  if n > 0 and u == unit then n = n + 1\n"                                      \
-    "  elseif n == 0 or u < unit then u = unit; n = 1\n"                             \
-    "  else return s end\n"                                                          \
-    "  return string.sub(s, 1, off) .. struct.pack('<ii', u, n) .. string.sub(s, off + 9)\n" \
-    "end\n"                                                                           \
-    "-- the minute and the day cell of one event in one rebuild of the string\n"     \
-    "local function cellnew(s, off, unit)\n"                                         \
-    "  local u, n = struct.unpack('<ii', s, off + 1)\n"                              \
-    "  if n > 0 and u == unit then return struct.pack('<ii', u, n + 1) end\n"        \
-    "  if n == 0 or u < unit then return struct.pack('<ii', unit, 1) end\n"          \
-    "  return string.sub(s, off + 1, off + 8)\n"                                     \
-    "end\n"                                                                           \
-    "local function sbump2(s, minute, day)\n"                                        \
-    "  local o1, o2 = 8 * (minute % 60), 4 * (120 + 2 * (day % 31))\n"               \
-    "  return string.sub(s, 1, o1) .. cellnew(s, o1, minute) .. string.sub(s, o1 + 9, o2)\n" \
-    "         .. cellnew(s, o2, day) .. string.sub(s, o2 + 9)\n"                       \
-    "end\n"
+    "local HOUR, DAY, MIN = 3600000, 86400000, 60000\n"
 
+#define RG_MERCH_CELLS 976 /* bytes of cells; the refresh minute follows */
+#define RG_MERCH_BYTES 980
+#define RG_TTL_REFRESH_MIN 60
 
-#define RG_LUA_SHARED                                                                  \
+#define RG_LUA_BATCH                                                                   \
     RG_LUA_COMMON                                                                     \
-    "local ttl = tonumber(ARGV[1])\n"                                                 \
+    "local ttls = ARGV[1]\n"                                                          \
+    "local ttl = tonumber(ttls)\n"                                                    \
     "local n = tonumber(ARGV[2])\n"                                                   \
-    "local wk = ':' .. ARGV[3]\n"                                                      \
-    "local CAP = 32\n"                                                   \
+    "local nowmin = tonumber(ARGV[3])\n"                                              \
+    "local REFRESH = math.min(math.floor(ttl / 8 / MIN), 60)\n"                       \
+    "local MZERO = string.rep('\\0', 980)\n"                                            \
+    "local CAP = 32\n"                                                                \
     "local res = {}\n"                                                                \
     "local mcache, morder = {}, {}\n"                                                  \
-    "local i = 4\n"                                                                   \
     "local function users(k, hour, u, upd)\n"                                           \
     "  local s = redis.call('GET', k)\n"                                                \
     "  if not s then s = '' end\n"                                                      \
@@ -112,15 +100,15 @@
     "      if p % 16 == 1 then at = p; break end\n"                                     \
     "      p = p + 1\n"                                                                 \
     "    end\n"                                                                         \
-    "    if bad then redis.call('SET', k, rec, 'PX', ttl)\n"                            \
+    "    if bad then redis.call('SET', k, rec, 'PX', ttls)\n"                            \
     "    elseif at then\n"                                                              \
     "      if hour > struct.unpack('<i', s, at + 12) then\n"                            \
     "        redis.call('SETRANGE', k, at + 11, string.sub(rec, 13))\n"                 \
-    "        redis.call('PEXPIRE', k, ttl)\n"                                           \
+    "        redis.call('PEXPIRE', k, ttls)\n"                                           \
     "      end\n"                                                                       \
     "    elseif #s < 16 * CAP then\n"                                                   \
     "      redis.call('APPEND', k, rec)\n"                                              \
-    "      redis.call('PEXPIRE', k, ttl)\n"                                             \
+    "      redis.call('PEXPIRE', k, ttls)\n"                                             \
     "    else\n"                                                                        \
     "      local mo, mh = 1, struct.unpack('<i', s, 13)\n"                              \
     "      for o = 17, #s, 16 do\n"                                                     \
@@ -129,65 +117,71 @@
     "      end\n"                                                                       \
     "      if mh < hour then\n"                                                         \
     "        redis.call('SETRANGE', k, mo - 1, rec)\n"                                  \
-    "        redis.call('PEXPIRE', k, ttl)\n"                                           \
+    "        redis.call('PEXPIRE', k, ttls)\n"                                           \
     "      end\n"                                                                       \
     "    end\n"                                                                         \
     "  end\n"                                                                           \
     "  return s\n"                                                                      \
     "end\n"                                                                             \
+    "-- one cell of a merchant, through the batch's table of changed cells\n"         \
+    "local function mbump(c, off, unit)\n"                                              \
+    "  local m = c.mod[off]\n"                                                          \
+    "  local u, k\n"                                                                    \
+    "  if m then u, k = m[1], m[2] else u, k = struct.unpack('<ii', c.s, off + 1) end\n" \
+    "  if k > 0 and u == unit then k = k + 1\n"                                         \
+    "  elseif k == 0 or u < unit then u = unit; k = 1\n"                                \
+    "  else return end\n"                                                               \
+    "  if m then m[1] = u; m[2] = k else c.mod[off] = {u, k} end\n"                     \
+    "end\n"                                                                             \
+    "local i = 4\n"                                                                   \
     "for e = 1, n do\n"                                                               \
     "  local upd = ARGV[i] == '1'\n"                                                  \
-    "  local part = ARGV[i + 1]\n"                                                    \
-    "  local off = tonumber(ARGV[i + 2])\n"                                           \
-    "  local t = tonumber(ARGV[i + 3])\n"                                             \
-    "  local u = ARGV[i + 4]\n"                                                       \
-    "  local dk, mk, ik = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]\n"                    \
-    "  i = i + 8\n"                                                                   \
-    "  local hour, day, minute = math.floor(t / HOUR), math.floor(t / DAY), math.floor(t / MIN)\n" \
-    "  local dev, ip = -1, -1\n"                                                     \
+    "  local t = tonumber(ARGV[i + 1])\n"                                             \
+    "  local u = ARGV[i + 2]\n"                                                       \
+    "  local dk, mk, ik = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]\n"                    \
+    "  i = i + 6\n"                                                                   \
+    "  local hour = math.floor(t / HOUR)\n"                                           \
+    "  local dev, ip, ms = -1, -1, -1\n"                                             \
     "  if dk ~= '' then dev = users(dk, hour, u, upd) end\n"                         \
     "  if ik ~= '' then ip = users(ik, hour, u, upd) end\n"                          \
-    "  local mcells = -1\n"                                                          \
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
-    "    local pk = 'p' .. part .. wk\n"                                              \
     "    if not c then\n"                                                             \
-    "      local v = redis.call('HMGET', mk, 'C', pk)\n"                              \
-    "      c = {s = norm(v[1]), hw = {}, hwd = {}, touch = false}\n"                  \
-    "      c.hw[pk] = tonumber(v[2]) or false\n"                                      \
+    "      local v = redis.call('GET', mk)\n"                                         \
+    "      local ok = v and #v == 980\n"                                              \
+    "      c = {s = ok and v or MZERO, whole = not ok, mod = {}, ord = #morder}\n"    \
     "      mcache[mk] = c\n"                                                          \
     "      morder[#morder + 1] = mk\n"                                                \
     "    end\n"                                                                       \
-    "    mcells = c.s\n"                                                              \
-    "    local fresh = true\n"                                                        \
-    "    if off >= 0 then\n"                                                          \
-    "      local hw = c.hw[pk]\n"                                                     \
-    "      if hw == nil then hw = tonumber(redis.call('HGET', mk, pk)) or false end\n" \
-    "      if hw and off <= hw then c.hw[pk] = hw; fresh = false\n"                   \
-    "      else c.hw[pk] = off; c.hwd[pk] = true end\n"                               \
+    "    ms = 2 * c.ord\n"                                                            \
+    "    if upd then\n"                                                               \
+    "      local minute, day = math.floor(t / MIN), math.floor(t / DAY)\n"            \
+    "      mbump(c, 8 * (minute % 60), minute)\n"                                     \
+    "      mbump(c, 4 * (120 + 2 * (day % 31)), day)\n"                               \
+    "      ms = ms + 1\n"                                                             \
     "    end\n"                                                                       \
-    "    if fresh and upd then\n"                                                     \
-    "      c.s = sbump2(c.s, minute, day)\n"                                          \
-    "      c.cells_dirty = true\n"                                                    \
-    "    end\n"                                                                       \
-    "    if fresh or off < 0 then c.touch = true end\n"                               \
     "  end\n"                                                                         \
-    "  res[#res + 1] = dev; res[#res + 1] = ip; res[#res + 1] = mcells\n"              \
+    "  res[#res + 1] = dev; res[#res + 1] = ip; res[#res + 1] = ms\n"                 \
     "end\n"                                                                           \
-    "-- Merchants are read once per batch and written back once, in first-seen\n"   \
-    "-- order, with one HSET of every changed field: a popular merchant appears\n"  \
-    "-- many times in one batch. Marks are written in partition order.\n"          \
+    "-- Merchants: each changed cell written once, the TTL refreshed when due.\n"    \
+    "-- A merchant with nothing to store is not created.\n"                          \
     "for _, mk in ipairs(morder) do\n"                                                \
     "  local c = mcache[mk]\n"                                                        \
-    "  local a = {}\n"                                                                \
-    "  if c.cells_dirty then a[1] = 'C'; a[2] = c.s end\n"                           \
-    "  local pks = {}\n"                                                              \
-    "  for pk in pairs(c.hwd) do pks[#pks + 1] = pk end\n"                           \
-    "  table.sort(pks)\n"                                                             \
-    "  for _, pk in ipairs(pks) do a[#a + 1] = pk; a[#a + 1] = fmt(c.hw[pk]) end\n"  \
-    "  if #a > 0 then redis.call('HSET', mk, unpack(a)) end\n"                       \
-    "  if c.touch then redis.call('PEXPIRE', mk, ttl) end\n"                           \
+    "  local changed = next(c.mod) ~= nil\n"                                          \
+    "  if c.whole and changed then\n"                                                 \
+    "    redis.call('SET', mk, MZERO, 'PX', ttls)\n"                                   \
+    "  end\n"                                                                         \
+    "  for off, m in pairs(c.mod) do\n"                                               \
+    "    redis.call('SETRANGE', mk, off, struct.pack('<ii', m[1], m[2]))\n"          \
+    "  end\n"                                                                         \
+    "  local was = struct.unpack('<i', c.s, 977)\n"                                   \
+    "  if changed and (c.whole or nowmin < was or nowmin - was >= REFRESH) then\n"   \
+    "    redis.call('SETRANGE', mk, 976, struct.pack('<i', nowmin))\n"               \
+    "    redis.call('PEXPIRE', mk, ttls)\n"                                            \
+    "  end\n"                                                                         \
+    "  res[#res + 1] = c.s\n"                                                         \
     "end\n"                                                                           \
+    "for j = i, #ARGV, 2 do redis.call('SET', ARGV[j], ARGV[j + 1], 'PX', ttls) end\n" \
     "return res\n"
 
 /* ARGV: ttl_ms, then key value pairs. SET each with PX ttl. */
@@ -197,14 +191,24 @@
     "return (#ARGV - 1) / 2\n"
 
 /* ARGV: ttl_ms, dedup_key, merch_key|'', dev_key|'', at_ms. Returns 1
- * applied, 0 duplicate label. */
+ * applied, 0 duplicate label. The fraud cell of the label's arrival day is
+ * bumped as RG_LUA_BATCH bumps cells. */
 #define RG_LUA_LABEL                                                                   \
     RG_LUA_COMMON                                                                     \
     "if not redis.call('SET', ARGV[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n" \
     "local day = math.floor(tonumber(ARGV[5]) / DAY)\n"                               \
     "if ARGV[3] ~= '' then\n"                                                         \
-    "  local cs = sbump(norm(redis.call('HGET', ARGV[3], 'C')), 182, 31, day)\n"     \
-    "  redis.call('HSET', ARGV[3], 'C', cs)\n"                                       \
+    "  local v = redis.call('GET', ARGV[3])\n"                                       \
+    "  if not v or #v ~= 980 then\n"                                                  \
+    "    v = string.rep('\\0', 980)\n"                                                  \
+    "    redis.call('SET', ARGV[3], v)\n"                                             \
+    "  end\n"                                                                         \
+    "  local off = 4 * (182 + 2 * (day % 31))\n"                                      \
+    "  local u, k = struct.unpack('<ii', v, off + 1)\n"                              \
+    "  if k > 0 and u == day then k = k + 1\n"                                        \
+    "  elseif k == 0 or u < day then u = day; k = 1\n"                                \
+    "  else u = nil end\n"                                                            \
+    "  if u then redis.call('SETRANGE', ARGV[3], off, struct.pack('<ii', u, k)) end\n" \
     "  redis.call('PEXPIRE', ARGV[3], ARGV[1])\n"                                     \
     "end\n"                                                                           \
     "if ARGV[4] ~= '' then\n"                                                         \

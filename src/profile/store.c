@@ -8,14 +8,14 @@
  *   Redis mode (they are written by rg_profile_flush(); when no clean victim
  *   exists, the store flushes first). In memory mode a dirty victim is
  *   encoded into the in-memory map on eviction.
- * - One round trip per batch. At steady state (every user of the batch in
- *   the cache) each event's user features are computed and its update
- *   applied first, in event order; its shared features follow the reply.
- *   One EVALSHA of RG_LUA_SHARED for the shared entities is pipelined with
- *   the write-back: one EVALSHA of RG_LUA_USERS per 512 dirty users (SET ..
- *   PX ttl each). With users to load, the round trip is their MGET and the
- *   shared script, the updates follow, and rg_profile_flush() writes back
- *   in a second round trip.
+ * - One round trip per batch at steady state (every user of the batch in
+ *   the cache), two with users to load (their MGET first). Then each
+ *   event's user features are computed and its update applied, in event
+ *   order, and one EVALSHA of RG_LUA_BATCH makes the shared updates and
+ *   writes the batch's profiles back, atomically (so the user's replay mark
+ *   also guards the shared entities); the shared features are added from
+ *   its reply. rg_profile_flush() writes what a failed batch left dirty
+ *   (RG_LUA_USERS, 512 users per EVALSHA).
  * - Connection: lazy, redisConnectWithTimeout + redisSetTimeout, AUTH when
  *   a password is set, scripts loaded on every (re)connect. After a failure
  *   the context is dropped and no reconnect is tried before the backoff
@@ -90,7 +90,7 @@ struct rg_profile_store {
     int64_t next_try_ms;
     int backoff_ms;
     bool was_connected;
-    char sha_shared[41], sha_users[41], sha_label[41];
+    char sha_batch[41], sha_users[41], sha_label[41];
     EVP_MAC_CTX *mac;
 
     struct centry *ents;
@@ -237,7 +237,6 @@ void rg_profile_store_free(struct rg_profile_store *s)
  * little-endian int32 pairs: 60 minute cells, 31 day cells of events, 31
  * day cells of fraud labels. A cell counts when it is of a unit within the
  * window; the same rule as the in-memory backend. */
-#define MERCH_CELLS_BYTES 976
 
 static int64_t cell_i32(const unsigned char *p)
 {
@@ -338,7 +337,7 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
                             OSSL_PARAM_construct_end() };
     if (!EVP_MAC_init(s->mac, s->secret, s->secret_len, params))
         goto fail;
-    sha1_hex(RG_LUA_SHARED, s->sha_shared);
+    sha1_hex(RG_LUA_BATCH, s->sha_batch);
     sha1_hex(RG_LUA_USERS, s->sha_users);
     sha1_hex(RG_LUA_LABEL, s->sha_label);
 
@@ -439,7 +438,7 @@ static int conn_get(struct rg_profile_store *s)
             return RG_EAGAIN;
         }
     }
-    const char *scripts[3] = { RG_LUA_SHARED, RG_LUA_USERS, RG_LUA_LABEL };
+    const char *scripts[3] = { RG_LUA_BATCH, RG_LUA_USERS, RG_LUA_LABEL };
     for (int i = 0; i < 3; i++) {
         const char *av[3] = { "SCRIPT", "LOAD", scripts[i] };
         redisAppendCommandArgv(s->rc, 3, av, NULL);
@@ -564,18 +563,6 @@ static void entry_load(struct rg_profile_store *s, int32_t idx, const unsigned c
 
 /* ---- batch backends ---- */
 
-static int mem_batch(struct rg_profile_store *s, size_t n, size_t nmiss)
-{
-    for (size_t k = 0; k < nmiss; k++) {
-        size_t len = 0;
-        const unsigned char *v = rg_mem_user_get(s->mem, s->ents[s->miss[k]].h, &len);
-        entry_load(s, s->miss[k], v, len);
-    }
-    for (size_t i = 0; i < n; i++)
-        rg_mem_shared(s->mem, &s->sev[i], &s->sh[i]);
-    return 0;
-}
-
 /* ---- flush ---- */
 
 /* Append one EVALSHA of RG_LUA_USERS per FLUSH_CHUNK dirty users to the
@@ -620,7 +607,7 @@ static size_t append_user_writes(struct rg_profile_store *s)
 
 /* Read the replies of append_user_writes(); on success every user written
  * is clean. Returns false when a write failed (the users stay dirty). */
-static bool read_user_writes(struct rg_profile_store *s, size_t ncmd)
+static bool read_user_writes_n(struct rg_profile_store *s, size_t ncmd)
 {
     bool ok = true;
     for (size_t c = 0; c < ncmd; c++) {
@@ -632,6 +619,12 @@ static bool read_user_writes(struct rg_profile_store *s, size_t ncmd)
         if (!s->rc || s->rc->err)
             return false;
     }
+    return ok;
+}
+
+static bool read_user_writes(struct rg_profile_store *s, size_t ncmd)
+{
+    bool ok = read_user_writes_n(s, ncmd);
     if (ok) {
         for (size_t k = 0; k < s->ndirty; k++)
             s->ents[s->dirty[k]].dirty = 0;
@@ -665,77 +658,51 @@ int rg_profile_flush(struct rg_profile_store *s)
     return 0;
 }
 
-/* One round trip: MGET of the users missing from the cache, the shared-
- * entity script, and, when with_writes, the dirty users' write-back.
- * Returns 0 when the reads succeeded (s->sh filled); *writes_ok says
- * whether the write-back did (the users stay dirty when not). */
-static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool any_shared,
-                       bool with_writes, bool *writes_ok)
+/* Load the users missing from the cache: one MGET round trip (Redis) or
+ * the in-memory map. On failure the pending entries are dropped and their
+ * events go on without a user profile. */
+static int load_misses(struct rg_profile_store *s, size_t n, size_t nmiss)
 {
-    *writes_ok = !with_writes;
+    if (!nmiss)
+        return 0;
+    if (s->mem_mode) {
+        for (size_t k = 0; k < nmiss; k++) {
+            size_t len = 0;
+            const unsigned char *v = rg_mem_user_get(s->mem, s->ents[s->miss[k]].h, &len);
+            entry_load(s, s->miss[k], v, len);
+        }
+        return 0;
+    }
     int rc = conn_get(s);
-    if (rc < 0)
-        return rc;
-    int ncmd = 0;
-    if (nmiss) {
+    redisReply *rm = NULL;
+    if (rc == 0) {
         s->argv[0] = "MGET";
         s->argvlen[0] = 4;
         for (size_t k = 0; k < nmiss; k++) {
             s->argv[1 + k] = s->ents[s->miss[k]].key;
             s->argvlen[1 + k] = strlen(s->ents[s->miss[k]].key);
         }
-        redisAppendCommandArgv(s->rc, (int)(1 + nmiss), s->argv, s->argvlen);
-        ncmd++;
-    }
-    if (any_shared) {
-        size_t a = 0;
-        s->argv[a++] = "EVALSHA";
-        s->argv[a++] = s->sha_shared;
-        s->argv[a++] = "0";
-        char ttl[NUMLEN], cnt[NUMLEN], wk[NUMLEN];
-        snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
-        snprintf(cnt, sizeof cnt, "%zu", n);
-        snprintf(wk, sizeof wk, "%d", s->worker);
-        s->argv[a++] = ttl;
-        s->argv[a++] = cnt;
-        s->argv[a++] = wk;
-        for (size_t i = 0; i < n; i++) {
-            const struct rg_shared_ev *ev = &s->sev[i];
-            char *p = s->num[3 * i], *o = s->num[3 * i + 1], *t = s->num[3 * i + 2];
-            snprintf(p, NUMLEN, "%" PRId32, ev->partition);
-            snprintf(o, NUMLEN, "%" PRId64, ev->offset);
-            snprintf(t, NUMLEN, "%" PRId64, ev->t_ms);
-            s->argv[a++] = ev->update ? "1" : "0";
-            s->argv[a++] = p;
-            s->argv[a++] = o;
-            s->argv[a++] = t;
-            s->argv[a++] = s->ev_ent[i] >= 0 ? s->uel[i] : "";
-            s->argv[a++] = ev->dev_h ? s->kd[i] : "";
-            s->argv[a++] = ev->merch_h ? s->km[i] : "";
-            s->argv[a++] = ev->ip_h ? s->ki[i] : "";
+        s->st.cmds_sent++;
+        s->st.round_trips++;
+        rm = redisCommandArgv(s->rc, (int)(1 + nmiss), s->argv, s->argvlen);
+        if (!rm || rm->type != REDIS_REPLY_ARRAY || rm->elements != nmiss) {
+            conn_drop(s, rm && rm->type == REDIS_REPLY_ERROR ? rm->str
+                         : s->rc && s->rc->err ? s->rc->errstr : "bad MGET reply");
+            rc = RG_EAGAIN;
         }
-        for (size_t j = 0; j < a; j++)
-            s->argvlen[j] = strlen(s->argv[j]);
-        redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
-        ncmd++;
     }
-    size_t nw = with_writes ? append_user_writes(s) : 0;
-    if (with_writes && !nw) {
-        s->ndirty = 0;
-        *writes_ok = true;
+    if (rc < 0) {
+        if (rm)
+            freeReplyObject(rm);
+        for (size_t k = 0; k < nmiss; k++)
+            cache_unlink(s, s->miss[k]);
+        for (size_t i = 0; i < n; i++)
+            if (s->ev_ent[i] >= 0 && s->ents[s->ev_ent[i]].loading)
+                s->ev_ent[i] = -1;
+        for (size_t k = 0; k < nmiss; k++)
+            s->ents[s->miss[k]].loading = 0;
+        return rc;
     }
-    if (!ncmd && !nw)
-        return 0;
-    s->st.cmds_sent += (uint64_t)ncmd + nw;
-    s->st.round_trips++;
-    redisReply *rm = NULL, *rs = NULL;
-    if (nmiss && redisGetReply(s->rc, (void **)&rm) != REDIS_OK)
-        goto io;
-    if (any_shared && redisGetReply(s->rc, (void **)&rs) != REDIS_OK)
-        goto io;
-    if ((nmiss && (rm->type != REDIS_REPLY_ARRAY || rm->elements != nmiss)) ||
-        (any_shared && (rs->type != REDIS_REPLY_ARRAY || rs->elements != 3 * n)))
-        goto io;
     for (size_t k = 0; k < nmiss; k++) {
         redisReply *v = rm->element[k];
         if (v->type == REDIS_REPLY_STRING)
@@ -743,9 +710,130 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
         else
             entry_load(s, s->miss[k], NULL, 0);
     }
-    /* Per event: device members, IP members, merchant cells as they stood
-     * before the event, or -1 (scripts.h); the counts are made here. */
-    for (size_t i = 0; any_shared && i < n; i++) {
+    freeReplyObject(rm);
+    return 0;
+}
+
+static void put_i32(unsigned char *p, int64_t v)
+{
+    uint32_t u = (uint32_t)v;
+    p[0] = (unsigned char)u;
+    p[1] = (unsigned char)(u >> 8);
+    p[2] = (unsigned char)(u >> 16);
+    p[3] = (unsigned char)(u >> 24);
+}
+
+/* One merchant cell bumped exactly as the script's mbump() does. */
+static void cell_bump(unsigned char *c, int64_t off, int64_t unit)
+{
+    int64_t u = cell_i32(c + off), k = cell_i32(c + off + 4);
+    if (k > 0 && u == unit)
+        k++;
+    else if (k == 0 || u < unit) {
+        u = unit;
+        k = 1;
+    } else
+        return;
+    put_i32(c + off, u);
+    put_i32(c + off + 4, k);
+}
+
+static int64_t fmod_pos(int64_t a, int64_t m) { return ((a % m) + m) % m; }
+
+/* An event's merchant counts from the cells of its merchant as they stood
+ * before the batch, with the bumps of the batch's earlier events replayed
+ * in place (the script returns which events bumped). */
+static void merch_replay(unsigned char *c, int64_t t_ms, bool bumped, struct rg_shared_feats *sh)
+{
+    long long v[4];
+    merch_sums(c, t_ms, v);
+    sh->m_count_1h = v[0];
+    sh->m_events_30d = v[1];
+    sh->m_frauds_30d = v[2];
+    sh->m_frauds_7d = v[3];
+    if (bumped) {
+        int64_t minute = t_ms / 60000, day = t_ms / 86400000;
+        cell_bump(c, 8 * fmod_pos(minute, 60), minute);
+        cell_bump(c, 4 * (120 + 2 * fmod_pos(day, 31)), day);
+    }
+}
+
+/* The batch's one EVALSHA of RG_LUA_BATCH: the shared entities, then the
+ * write-back of the last chunk of dirty users, atomically. Older chunks
+ * (only after failed write-backs left more than FLUSH_CHUNK users dirty)
+ * go first as RG_LUA_USERS calls in the same round trip. Returns 0 when
+ * the script ran (s->sh filled); the users are clean only then. */
+static int redis_batch(struct rg_profile_store *s, size_t n)
+{
+    int rc = conn_get(s);
+    if (rc < 0)
+        return rc;
+    size_t nold = 0;
+    size_t first = s->ndirty > FLUSH_CHUNK ? s->ndirty - FLUSH_CHUNK : 0;
+    if (first) {
+        size_t keep = s->ndirty;
+        s->ndirty = first;
+        nold = append_user_writes(s);
+        s->ndirty = keep;
+    }
+    size_t a = 0;
+    char ttl[NUMLEN], cnt[NUMLEN], nowmin[NUMLEN];
+    snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
+    snprintf(cnt, sizeof cnt, "%zu", n);
+    snprintf(nowmin, sizeof nowmin, "%" PRId64, rg_clock_now_ms() / 60000);
+    s->argv[a++] = "EVALSHA";
+    s->argv[a++] = s->sha_batch;
+    s->argv[a++] = "0";
+    s->argv[a++] = ttl;
+    s->argv[a++] = cnt;
+    s->argv[a++] = nowmin;
+    for (size_t i = 0; i < n; i++) {
+        const struct rg_shared_ev *ev = &s->sev[i];
+        char *t = s->num[i];
+        snprintf(t, NUMLEN, "%" PRId64, ev->t_ms);
+        s->argv[a++] = ev->update ? "1" : "0";
+        s->argv[a++] = t;
+        s->argv[a++] = s->ev_ent[i] >= 0 ? s->uel[i] : "";
+        s->argv[a++] = ev->dev_h ? s->kd[i] : "";
+        s->argv[a++] = ev->merch_h ? s->km[i] : "";
+        s->argv[a++] = ev->ip_h ? s->ki[i] : "";
+    }
+    for (size_t j = 0; j < a; j++)
+        s->argvlen[j] = strlen(s->argv[j]);
+    size_t used = 0;
+    for (size_t k = first; k < s->ndirty; k++) {
+        struct centry *e = &s->ents[s->dirty[k]];
+        if (!e->h || !e->dirty)
+            continue;
+        unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
+        int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
+        if (len < 0)
+            continue;
+        s->argv[a] = e->key;
+        s->argvlen[a++] = strlen(e->key);
+        s->argv[a] = (const char *)buf;
+        s->argvlen[a++] = (size_t)len;
+        used++;
+    }
+    redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
+    s->st.cmds_sent += 1 + nold;
+    s->st.round_trips++;
+
+    bool old_ok = nold == 0 || read_user_writes_n(s, nold);
+    redisReply *rs = NULL;
+    if (!s->rc || redisGetReply(s->rc, (void **)&rs) != REDIS_OK || rs->type != REDIS_REPLY_ARRAY ||
+        rs->elements < 3 * n)
+        goto io;
+    size_t nm = rs->elements - 3 * n;
+    for (size_t k = 0; k < nm; k++) {
+        redisReply *c = rs->element[3 * n + k];
+        if (c->type != REDIS_REPLY_STRING || c->len != RG_MERCH_BYTES)
+            goto io;
+    }
+    /* Per event: device members and IP members as they stood before the
+     * event, or -1; the merchant slot (scripts.h). The counts are made here,
+     * the merchants' cells replayed in place in the reply. */
+    for (size_t i = 0; i < n; i++) {
         struct rg_shared_feats *sh = &s->sh[i];
         redisReply **el = &rs->element[3 * i];
         int64_t t = s->sev[i].t_ms, unused;
@@ -757,32 +845,29 @@ static int redis_batch(struct rg_profile_store *s, size_t n, size_t nmiss, bool 
         if (el[1]->type == REDIS_REPLY_STRING)
             set_counts((const unsigned char *)el[1]->str, el[1]->len, t, &sh->ip_users_24h,
                        &unused);
-        if (el[2]->type == REDIS_REPLY_STRING && el[2]->len == MERCH_CELLS_BYTES) {
-            long long v[4];
-            merch_sums((const unsigned char *)el[2]->str, t, v);
-            sh->m_count_1h = v[0];
-            sh->m_events_30d = v[1];
-            sh->m_frauds_30d = v[2];
-            sh->m_frauds_7d = v[3];
+        if (el[2]->type == REDIS_REPLY_INTEGER && el[2]->integer >= 0) {
+            size_t m = (size_t)(el[2]->integer / 2);
+            if (m >= nm)
+                goto io;
+            merch_replay((unsigned char *)rs->element[3 * n + m]->str, t, el[2]->integer & 1, sh);
         }
     }
-    freeReplyObject(rm);
     freeReplyObject(rs);
-    rm = rs = NULL;
-    if (nw) {
-        *writes_ok = read_user_writes(s, nw);
-        if (!*writes_ok)
-            conn_drop(s, "user write-back failed");
+    if (old_ok) {
+        for (size_t k = 0; k < s->ndirty; k++)
+            s->ents[s->dirty[k]].dirty = 0;
+        s->ndirty = 0;
+    } else {
+        for (size_t k = first; k < s->ndirty; k++)
+            s->ents[s->dirty[k]].dirty = 0;
+        s->ndirty = first;
     }
     return 0;
 io:
-    /* rm/rs may be an error reply (e.g. NOSCRIPT after a SCRIPT FLUSH):
+    /* rs may be an error reply (e.g. NOSCRIPT after a SCRIPT FLUSH):
      * reconnecting reloads the scripts. */
     conn_drop(s, rs && rs->type == REDIS_REPLY_ERROR ? rs->str
-                 : rm && rm->type == REDIS_REPLY_ERROR ? rm->str
                  : s->rc && s->rc->err ? s->rc->errstr : "bad reply");
-    if (rm)
-        freeReplyObject(rm);
     if (rs)
         freeReplyObject(rs);
     return RG_EAGAIN;
@@ -791,8 +876,9 @@ io:
 /* ---- process ---- */
 
 /* One event's own update of its cached user profile: skipped (but
- * counted) when the profile's replay mark says it was applied already. */
-static void apply_event(struct rg_profile_store *s, int32_t idx, const struct rg_txn *txn,
+ * counted) when the profile's replay mark says it was applied already.
+ * Returns true for such a replay. */
+static bool apply_event(struct rg_profile_store *s, int32_t idx, const struct rg_txn *txn,
                         int64_t now)
 {
     struct centry *e = &s->ents[idx];
@@ -805,6 +891,7 @@ static void apply_event(struct rg_profile_store *s, int32_t idx, const struct rg
         mark_dirty(s, idx);
     if (!replay && r == 0)
         s->st.too_old++;
+    return replay;
 }
 
 int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *txns, size_t n,
@@ -847,11 +934,11 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         ev->merch_h = (txn->has & RG_HAS_MERCHANT_ID) ? rg_prof_hash64('m', txn->merchant_id) : 0;
         ev->ip_h = (txn->has & RG_HAS_IP) ? rg_prof_hash64('i', txn->ip) : 0;
         if (!s->mem_mode) {
-            /* member sets live under kinds 'D' and 'I' (strings, scripts.h);
-             * 'd' is the device's label hash */
+            /* member sets live under kinds 'D' and 'I', merchant cells under
+             * 'M' (strings, scripts.h); 'd' is the device's label hash */
             if (ev->dev_h && entity_key(s, 'D', txn->device_id, ev->dev_h, s->kd[i]) < 0)
                 ev->dev_h = 0;
-            if (ev->merch_h && entity_key(s, 'm', txn->merchant_id, ev->merch_h, s->km[i]) < 0)
+            if (ev->merch_h && entity_key(s, 'M', txn->merchant_id, ev->merch_h, s->km[i]) < 0)
                 ev->merch_h = 0;
             if (ev->ip_h && entity_key(s, 'I', txn->ip, ev->ip_h, s->ki[i]) < 0)
                 ev->ip_h = 0;
@@ -866,52 +953,50 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         any_shared |= ev->dev_h || ev->merch_h || ev->ip_h;
     }
 
-    /* At steady state every user of the batch is in the cache: then each
-     * event's user features are computed and its own update applied before
-     * the round trip (in event order, so point in time holds), its shared
-     * features are added when Redis has answered, and the write-back rides
-     * in the same round trip as the shared-entity script: one round trip
-     * per batch instead of two. With users to load, the features and
-     * updates wait for them and rg_profile_flush() writes back. */
-    bool early = !s->mem_mode && nmiss == 0;
-    for (size_t i = 0; early && i < n; i++) {
-        if (s->ev_ent[i] >= 0) {
-            const struct rg_user_prof *up = &s->ents[s->ev_ent[i]].up;
-            double *out = feat + i * RG_FEAT_COUNT;
-            rg_feature_compute(up, NULL, &txns[i], now, out);
-            uctx[i].preferred = (enum rg_step_up_method)up->preferred;
-            uctx[i].failed_step_ups_24h = (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H];
-            apply_event(s, s->ev_ent[i], &txns[i], now);
+    /* Users missing from the cache are loaded first (one MGET), so that
+     * every event's replay mark is known before any shared update. */
+    load_misses(s, n, nmiss);
+
+    /* In event order: the user features (point in time: before the event's
+     * own update), then the update. An event the user's profile has applied
+     * already (a replay after a restart) updates no shared entity either. */
+    for (size_t i = 0; i < n; i++) {
+        double *out = feat + i * RG_FEAT_COUNT;
+        if (s->ev_ent[i] < 0) {
+            uctx[i].preferred = RG_METHOD_NONE;
+            uctx[i].failed_step_ups_24h = -1;
+            continue;
         }
-    }
-    bool writes_ok = true;
-    int rc = s->mem_mode ? mem_batch(s, n, nmiss)
-                         : redis_batch(s, n, nmiss, any_shared, early, &writes_ok);
-    bool shared_ok = rc == 0;
-    if (rc < 0) {
-        for (size_t k = 0; k < nmiss; k++)
-            cache_unlink(s, s->miss[k]);
-        for (size_t i = 0; i < n; i++)
-            if (s->ev_ent[i] >= 0 && s->ents[s->ev_ent[i]].loading)
-                s->ev_ent[i] = -1;
-        for (size_t k = 0; k < nmiss; k++)
-            s->ents[s->miss[k]].loading = 0;
+        const struct rg_user_prof *up = &s->ents[s->ev_ent[i]].up;
+        rg_feature_compute(up, NULL, &txns[i], now, out);
+        uctx[i].preferred = (enum rg_step_up_method)up->preferred;
+        uctx[i].failed_step_ups_24h = (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H];
+        if (apply_event(s, s->ev_ent[i], &txns[i], now))
+            s->sev[i].update = 0;
     }
 
-    bool all_ok = shared_ok && writes_ok;
+    /* The shared entities and, in Redis mode, the write-back: one round
+     * trip, one atomic script. */
+    int rc = 0;
+    if (s->mem_mode) {
+        for (size_t i = 0; i < n; i++)
+            rg_mem_shared(s->mem, &s->sev[i], &s->sh[i]);
+    } else if (any_shared || s->ndirty) {
+        rc = redis_batch(s, any_shared ? n : 0);
+    }
+    bool shared_ok = rc == 0;
+    bool all_ok = shared_ok;
     for (size_t i = 0; i < n; i++) {
         const struct rg_txn *txn = &txns[i];
         struct centry *e = s->ev_ent[i] >= 0 ? &s->ents[s->ev_ent[i]] : NULL;
         bool has_shared = txn->has & (RG_HAS_DEVICE_ID | RG_HAS_MERCHANT_ID | RG_HAS_IP);
         bool sh_ok = shared_ok && (s->sev[i].dev_h || s->sev[i].merch_h || s->sev[i].ip_h);
         double *out = feat + i * RG_FEAT_COUNT;
-        if (early && e) {
+        if (e) {
             if (sh_ok) /* the user part is in out already */
                 rg_feature_add_shared(&s->sh[i], txn, out);
         } else {
-            rg_feature_compute(e ? &e->up : NULL, sh_ok ? &s->sh[i] : NULL, txn, now, out);
-            uctx[i].preferred = e ? (enum rg_step_up_method)e->up.preferred : RG_METHOD_NONE;
-            uctx[i].failed_step_ups_24h = e ? (int)out[RG_FEAT_USER_FAILED_STEP_UPS_24H] : -1;
+            rg_feature_compute(NULL, sh_ok ? &s->sh[i] : NULL, txn, now, out);
         }
         degraded[i] = !e || (has_shared && !sh_ok);
         if (has_shared && !sh_ok)
@@ -919,10 +1004,7 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         if (!e) {
             s->st.updates_dropped++;
             all_ok = false;
-            continue;
         }
-        if (!early)
-            apply_event(s, s->ev_ent[i], txn, now);
     }
     s->st.events += n;
     return all_ok ? 0 : RG_EAGAIN;
@@ -1001,7 +1083,7 @@ static int feedback_label_shared(struct rg_profile_store *s, const char *event_i
     }
     char lk[KEYLEN], mk[KEYLEN] = "", dk[KEYLEN] = "", ttl[NUMLEN], at_s[NUMLEN];
     if (store_key(s, 'l', event_id, lk) < 0 ||
-        (merchant_id && store_key(s, 'm', merchant_id, mk) < 0) ||
+        (merchant_id && store_key(s, 'M', merchant_id, mk) < 0) ||
         (device_id && store_key(s, 'd', device_id, dk) < 0))
         return RG_EINVAL;
     int rc = conn_get(s);
