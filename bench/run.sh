@@ -11,6 +11,9 @@
 #   BENCH_USERS          user population of those events (100000)
 #   BENCH_RATE_SECONDS   length of the half-rate latency run (30)
 #   BENCH_WARMUP_S       seconds at the start of the latency run reported apart (5)
+#   BENCH_GEN_LINGER_MS  linger.ms of gen's producer in the latency run, for the
+#                        pass-through floor and riskgate alike (5: librdkafka's
+#                        default; the event's CreateTime is taken before it)
 #   BENCH_SCALE_EVENTS   events per scaling point (200000)
 #   BENCH_SCALE_USERS    user counts of the scaling table ("10000 100000 1000000")
 #   BENCH_SCALE_WORKERS  worker counts of the scaling table ("1 2")
@@ -70,6 +73,7 @@ EVENTS=${BENCH_EVENTS:-1000000}
 USERS=${BENCH_USERS:-100000}
 RATE_SECONDS=${BENCH_RATE_SECONDS:-30}
 WARMUP_S=${BENCH_WARMUP_S:-5}
+GEN_LINGER_MS=${BENCH_GEN_LINGER_MS:-5}
 SCALE_EVENTS=${BENCH_SCALE_EVENTS:-200000}
 SCALE_USERS=${BENCH_SCALE_USERS:-10000 100000 1000000}
 SCALE_WORKERS=${BENCH_SCALE_WORKERS:-1 2}
@@ -117,7 +121,7 @@ bench_stack_up
 bench_machine "$BENCH_WORK/machine.json"
 cat > "$BENCH_WORK/params.json" <<EOF
 {"events": $EVENTS, "users": $USERS, "rate_seconds": $RATE_SECONDS, "scale_events": $SCALE_EVENTS,
- "warmup_s": $WARMUP_S, "feedback": $FEEDBACK, "config": "$BENCH_CONFIG", "stamp": "$STAMP"}
+ "warmup_s": $WARMUP_S, "gen_linger_ms": $GEN_LINGER_MS, "feedback": $FEEDBACK, "config": "$BENCH_CONFIG", "stamp": "$STAMP"}
 EOF
 
 # Topics: the same partition count as transactions/verdicts (stack.sh).
@@ -189,6 +193,7 @@ done
 bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker0"
 bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate.pt.in --feedback-topic bench.rate.pt.fb \
     --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 \
+    --linger-ms "$GEN_LINGER_MS" \
     > "$BENCH_WORK/gen-rate-pt.out" 2> "$BENCH_WORK/gen-rate-pt.err"
 wait "$PT_PID"
 PT_PID=
@@ -204,6 +209,7 @@ RATE_FB=bench.rate.fb
 [ "$FEEDBACK" = 1 ] && RATE_FB=risk-feedback
 bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic transactions --feedback-topic "$RATE_FB" \
     --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 \
+    --linger-ms "$GEN_LINGER_MS" \
     > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err" &
 GEN_PID=$!
 bench_rg_wait rate $((EVENTS + RATE_EVENTS))

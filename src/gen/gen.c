@@ -54,6 +54,7 @@ struct gen_opts {
     int64_t start_ms;
     bool sim_time;          /* Kafka mode: simulated event time, as in files */
     bool start_set;         /* --start given: Kafka --sim-time starts there */
+    int linger_ms;          /* Kafka producer linger.ms (default 5) */
 };
 
 /* A pending feedback message (label or settings). */
@@ -637,7 +638,9 @@ static void usage(FILE *f)
           "  --malformed F          share of malformed events (default 0)\n"
           "  --start TIME           event-time start, RFC 3339 or epoch ms (default 2026-11-01T00:00:00Z;\n"
           "                         with --sim-time: default so that the timeline ends about now)\n"
-          "  --sim-rate R           events/s of event time in file mode (default 20)\n",
+          "  --sim-rate R           events/s of event time in file mode (default 20)\n"
+          "  --linger-ms N          Kafka producer linger.ms (default 5, librdkafka's default;\n"
+          "                         a latency-sensitive payment producer sets 0 or 1)\n",
           f);
 }
 
@@ -657,7 +660,7 @@ static int parse_num(const char *name, const char *s, double lo, double hi, doub
 static int parse_opts(struct gen_opts *o, int argc, char **argv)
 {
     enum { O_OUT = 256, O_FB_OUT, O_TRUTH, O_BROKERS, O_TOPIC, O_FB_TOPIC, O_SEED, O_COUNT,
-           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_SIM_TIME, O_HELP };
+           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_SIM_TIME, O_LINGER, O_HELP };
     static const struct option lo[] = {
         { "out", required_argument, NULL, O_OUT },
         { "feedback-out", required_argument, NULL, O_FB_OUT },
@@ -670,6 +673,7 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
         { "rate", required_argument, NULL, O_RATE },
         { "duration", required_argument, NULL, O_DURATION },
         { "sim-time", no_argument, NULL, O_SIM_TIME },
+        { "linger-ms", required_argument, NULL, O_LINGER },
         { "users", required_argument, NULL, O_USERS },
         { "fraud-share", required_argument, NULL, O_FRAUD },
         { "label-delay-s", required_argument, NULL, O_DELAY },
@@ -685,6 +689,7 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
     o->feedback_topic = "risk-feedback";
     o->seed = 1;
     o->count = -1;
+    o->linger_ms = 5;
     o->users = 10000;
     o->fraud_share = 0.01;
     o->label_delay_s = -1;
@@ -719,6 +724,11 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
             break;
         case O_SIM_TIME:
             o->sim_time = true;
+            break;
+        case O_LINGER:
+            if (parse_num("linger-ms", optarg, 0, 60000, &v))
+                return RG_EINVAL;
+            o->linger_ms = (int)v;
             break;
         case O_DURATION:
             if (parse_num("duration", optarg, 0.001, 1e9, &o->duration))
@@ -985,6 +995,7 @@ int rg_gen_main(int argc, char **argv)
     struct rg_gen_sink_conf sc = {
         .out = g->o.out, .feedback_out = g->o.feedback_out, .truth_out = g->o.truth_out,
         .brokers = g->o.brokers, .topic = g->o.topic, .feedback_topic = g->o.feedback_topic,
+        .linger_ms = g->o.linger_ms,
     };
     g->sink = rg_gen_sink_new(&sc);
     if (!g->sink)

@@ -212,6 +212,7 @@ struct rg_gen_sink;
 struct rg_gen_sink_conf {
     const char *out, *feedback_out, *truth_out;      /* file mode when out != NULL */
     const char *brokers, *topic, *feedback_topic;    /* Kafka mode */
+    int linger_ms;                                   /* producer linger.ms */
 };
 struct rg_gen_sink *rg_gen_sink_new(const struct rg_gen_sink_conf *conf);
 /* Write one line (including '\n') keyed by user_id (Kafka key; the newline

@@ -93,10 +93,11 @@ struct rg_gen_sink *rg_gen_sink_new(const struct rg_gen_sink_conf *conf)
         return s;
     }
 
-    char err[256];
+    char err[256], linger[16];
+    snprintf(linger, sizeof linger, "%d", conf->linger_ms);
     kc = rd_kafka_conf_new();
     if (kafka_conf_set(kc, "bootstrap.servers", conf->brokers) ||
-        kafka_conf_set(kc, "linger.ms", "5") ||
+        kafka_conf_set(kc, "linger.ms", linger) ||
         kafka_conf_set(kc, "batch.num.messages", "10000") ||
         kafka_conf_set(kc, "queue.buffering.max.messages", "500000") ||
         kafka_conf_set(kc, "enable.idempotence", "true") ||

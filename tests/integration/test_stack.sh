@@ -168,7 +168,7 @@ BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
 start_ms=$((($(date +%s) - 2 * 86400) * 1000))
 "$BIN" gen --brokers "$RISKGATE_KAFKA_BOOTSTRAP" --topic "$RISKGATE_TOPIC_OUT" \
     --feedback-topic "$RISKGATE_TOPIC_FEEDBACK" --count 200 --users 50 --seed 4 --fraud-share 0 --malformed 0 \
-    --sim-time --start "$start_ms" > "$IT_TMP/gen-sim.out" 2>&1 || it_fail "gen --sim-time" "gen failed"
+    --sim-time --start "$start_ms" --linger-ms 0 > "$IT_TMP/gen-sim.out" 2>&1 || it_fail "gen --sim-time" "gen failed"
 it_consume "$RISKGATE_TOPIC_OUT" 200 30 "$IT_TMP/gen-sim.jsonl"
 span=$(/usr/bin/python3 - "$IT_TMP/gen-sim.jsonl" "$start_ms" <<'PY'
 import json, sys
@@ -183,6 +183,13 @@ print("ok" if len(ts) == 200 and min(ts) >= start and max(ts) <= start + 120000
 PY
 )
 it_assert_eq "$span" ok "gen --sim-time --start: event time starts at --start, not now"
+# (that run also set --linger-ms 0, the benchmark's BENCH_GEN_LINGER_MS; a
+# value out of range is refused before anything is produced)
+if "$BIN" gen --brokers "$RISKGATE_KAFKA_BOOTSTRAP" --count 1 --linger-ms -1 > "$IT_TMP/gen-bad.out" 2>&1; then
+    it_assert_eq "accepted" "refused" "gen --linger-ms -1 is refused"
+else
+    it_assert_eq "$(grep -c 'linger-ms must be' "$IT_TMP/gen-bad.out")" 1 "gen --linger-ms -1 is refused with a message"
+fi
 
 # ---- down leaves nothing running
 kafka_pid=$KAFKA_PID redis_pid=$REDIS_PID
