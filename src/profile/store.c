@@ -565,6 +565,29 @@ static void entry_load(struct rg_profile_store *s, int32_t idx, const unsigned c
 
 /* ---- flush ---- */
 
+/* Key/value argv pairs of the dirty users from s->dirty[*k] on, at most
+ * FLUSH_CHUNK of them (s->enc holds their encodings), appended at *a;
+ * advances *k past the users taken and returns how many were. */
+static size_t user_args(struct rg_profile_store *s, size_t *k, size_t *a)
+{
+    size_t used = 0;
+    for (; *k < s->ndirty && used < FLUSH_CHUNK; (*k)++) {
+        struct centry *e = &s->ents[s->dirty[*k]];
+        if (!e->h || !e->dirty)
+            continue;
+        unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
+        int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
+        if (len < 0)
+            continue;
+        s->argv[*a] = e->key;
+        s->argvlen[(*a)++] = strlen(e->key);
+        s->argv[*a] = (const char *)buf;
+        s->argvlen[(*a)++] = (size_t)len;
+        used++;
+    }
+    return used;
+}
+
 /* Append one EVALSHA of RG_LUA_USERS per FLUSH_CHUNK dirty users to the
  * pipeline; returns how many commands were appended. The encoded values
  * are copied into hiredis's buffer by each append, so s->enc is reused. */
@@ -574,7 +597,7 @@ static size_t append_user_writes(struct rg_profile_store *s)
     snprintf(ttl, sizeof ttl, "%" PRId64, s->ttl_ms);
     size_t ncmd = 0;
     for (size_t k = 0; k < s->ndirty;) {
-        size_t a = 0, used = 0;
+        size_t a = 0;
         s->argv[a] = "EVALSHA";
         s->argvlen[a++] = 7;
         s->argv[a] = s->sha_users;
@@ -583,21 +606,7 @@ static size_t append_user_writes(struct rg_profile_store *s)
         s->argvlen[a++] = 1;
         s->argv[a] = ttl;
         s->argvlen[a++] = strlen(ttl);
-        for (; k < s->ndirty && used < FLUSH_CHUNK; k++) {
-            struct centry *e = &s->ents[s->dirty[k]];
-            if (!e->h || !e->dirty)
-                continue;
-            unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
-            int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
-            if (len < 0)
-                continue;
-            s->argv[a] = e->key;
-            s->argvlen[a++] = strlen(e->key);
-            s->argv[a] = (const char *)buf;
-            s->argvlen[a++] = (size_t)len;
-            used++;
-        }
-        if (!used)
+        if (!user_args(s, &k, &a))
             break;
         redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
         ncmd++;
@@ -800,21 +809,8 @@ static int redis_batch(struct rg_profile_store *s, size_t n)
     }
     for (size_t j = 0; j < a; j++)
         s->argvlen[j] = strlen(s->argv[j]);
-    size_t used = 0;
-    for (size_t k = first; k < s->ndirty; k++) {
-        struct centry *e = &s->ents[s->dirty[k]];
-        if (!e->h || !e->dirty)
-            continue;
-        unsigned char *buf = s->enc + used * RG_UP_ENC_MAX;
-        int len = rg_user_prof_encode(&e->up, buf, RG_UP_ENC_MAX);
-        if (len < 0)
-            continue;
-        s->argv[a] = e->key;
-        s->argvlen[a++] = strlen(e->key);
-        s->argv[a] = (const char *)buf;
-        s->argvlen[a++] = (size_t)len;
-        used++;
-    }
+    size_t from = first;
+    user_args(s, &from, &a); /* at most FLUSH_CHUNK users from first on */
     redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
     s->st.cmds_sent += 1 + nold;
     s->st.round_trips++;
