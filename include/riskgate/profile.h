@@ -166,7 +166,6 @@ struct rg_profile_conf {
     int timeout_ms;             /* connect/read/write timeout, default 200 */
     size_t cache_users;         /* default 200000 */
     bool in_memory;             /* hash tables instead of Redis */
-    int worker;                 /* engine worker index (replay marks, scripts.h) */
 };
 
 struct rg_user_ctx {

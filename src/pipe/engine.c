@@ -959,7 +959,6 @@ static int workers_init(struct engine *e)
         w->n_items = w->ring ? rg_ring_capacity(w->ring) : 0;
         w->items = calloc(w->n_items ? w->n_items : 1, sizeof(*w->items));
         w->dec = rg_decoder_new();
-        pc.worker = i; /* merchant replay marks are per worker (scripts.h) */
         w->ps = rg_profile_store_new(&pc);
         w->batch = calloc(b, sizeof(*w->batch));
         w->tx_items = calloc(b, sizeof(*w->tx_items));

@@ -81,7 +81,7 @@ struct rg_profile_store {
     char *host, *password, *prefix;
     unsigned char *secret;
     size_t secret_len;
-    int port, timeout_ms, worker;
+    int port, timeout_ms;
     int64_t ttl_ms;
     bool mem_mode;
     struct rg_mem *mem;
@@ -321,7 +321,6 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->port = c->redis_port > 0 ? c->redis_port : 6379;
     s->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 200;
     s->ttl_ms = (int64_t)(c->ttl_days > 0 ? c->ttl_days : 90) * 86400000LL;
-    s->worker = c->worker > 0 ? c->worker : 0;
     s->mem_mode = c->in_memory;
     s->backoff_ms = BACKOFF_MIN_MS;
     if (s->mem_mode && !(s->mem = rg_mem_new()))

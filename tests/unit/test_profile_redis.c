@@ -150,6 +150,19 @@ static struct rg_profile_store *store(const char *password, bool in_memory)
     return s;
 }
 
+/* The store of one engine worker: each worker has its own (cache, Redis
+ * connection), 1,000 users. */
+static struct rg_profile_store *worker_store(void)
+{
+    struct rg_profile_conf conf = { .redis_host = "127.0.0.1", .redis_port = g_port,
+                                    .redis_password = PASSWORD, .key_prefix = "t:",
+                                    .secret = SECRET, .secret_len = sizeof SECRET - 1,
+                                    .ttl_days = 7, .timeout_ms = 500, .cache_users = 1000 };
+    struct rg_profile_store *s = rg_profile_store_new(&conf);
+    assert_non_null(s);
+    return s;
+}
+
 static struct rg_txn tx(const char *user, int64_t ts, double amount, int32_t part, int64_t off)
 {
     struct rg_txn t;
@@ -429,16 +442,7 @@ static void test_workers_interleaved_offsets_count_once(void **state)
     (void)state;
     flushall();
     rg_clock_set_fake_ms(T0);
-    struct rg_profile_conf conf = { .redis_host = "127.0.0.1", .redis_port = g_port,
-                                    .redis_password = PASSWORD, .key_prefix = "t:",
-                                    .secret = SECRET, .secret_len = sizeof SECRET - 1,
-                                    .ttl_days = 7, .timeout_ms = 500, .cache_users = 1000 };
-    conf.worker = 0;
-    struct rg_profile_store *a = rg_profile_store_new(&conf);
-    conf.worker = 1;
-    struct rg_profile_store *b = rg_profile_store_new(&conf);
-    assert_non_null(a);
-    assert_non_null(b);
+    struct rg_profile_store *a = worker_store(), *b = worker_store();
     struct rg_txn t[2];
     double f[2 * RG_FEAT_COUNT];
     struct rg_user_ctx u[2];
@@ -481,16 +485,7 @@ static void test_restart_with_other_worker_count_counts_once(void **state)
     (void)state;
     flushall();
     rg_clock_set_fake_ms(T0);
-    struct rg_profile_conf conf = { .redis_host = "127.0.0.1", .redis_port = g_port,
-                                    .redis_password = PASSWORD, .key_prefix = "t:",
-                                    .secret = SECRET, .secret_len = sizeof SECRET - 1,
-                                    .ttl_days = 7, .timeout_ms = 500, .cache_users = 1000 };
-    struct rg_profile_store *w[2];
-    for (int k = 0; k < 2; k++) {
-        conf.worker = k;
-        w[k] = rg_profile_store_new(&conf);
-        assert_non_null(w[k]);
-    }
+    struct rg_profile_store *w[2] = { worker_store(), worker_store() };
     struct rg_txn t[8];
     double f[8 * RG_FEAT_COUNT];
     struct rg_user_ctx u[8];
@@ -510,9 +505,7 @@ static void test_restart_with_other_worker_count_counts_once(void **state)
         rg_profile_store_free(w[k]);
     }
     /* restart with one worker (index 5): offsets 2..7 come again, in order */
-    conf.worker = 5;
-    struct rg_profile_store *one = rg_profile_store_new(&conf);
-    assert_non_null(one);
+    struct rg_profile_store *one = worker_store();
     assert_int_equal(rg_profile_process_batch(one, t + 2, 6, f, u, d), 0);
     assert_int_equal(rg_profile_flush(one), 0);
     for (int i = 0; i < 6; i++)
