@@ -476,7 +476,7 @@ static void test_workers_interleaved_offsets_count_once(void **state)
 
 /* Replays are recognised by the user's own offset mark, written in the same
  * script as the shared updates: a restart with another worker count (here
- * 2 workers, then 1 with another index) that re-consumes a partition from
+ * 2 workers, then 1) that re-consumes a partition from
  * before its last commit counts no merchant event twice. Until 2026-11-28
  * merchants kept per partition and worker marks, and a changed worker
  * count skipped or double-counted events around the restart point. */
@@ -504,7 +504,7 @@ static void test_restart_with_other_worker_count_counts_once(void **state)
         assert_int_equal(rg_profile_flush(w[k]), 0);
         rg_profile_store_free(w[k]);
     }
-    /* restart with one worker (index 5): offsets 2..7 come again, in order */
+    /* restart with one worker: offsets 2..7 come again, in order */
     struct rg_profile_store *one = worker_store();
     assert_int_equal(rg_profile_process_batch(one, t + 2, 6, f, u, d), 0);
     assert_int_equal(rg_profile_flush(one), 0);
