@@ -59,7 +59,10 @@
  * TTL is refreshed (PEXPIRE) when the stored minute is RG_TTL_REFRESH_MIN
  * or more old (or ttl/8, if shorter), not per batch: a merchant key lives
  * at least ttl - that long after its last event. Every key written gets a
- * TTL. Keys are built by riskgate and passed in, but a script touches keys
+ * TTL. A set or merchant key holding a value of another type (an old
+ * layout, an operator's mistake) is read with pcall and overwritten with
+ * SET, so it cannot fail every batch that touches it.
+ * Keys are built by riskgate and passed in, but a script touches keys
  * it was not given in KEYS, so this targets a single Redis (not Cluster).
  */
 #ifndef RG_PROFILE_SCRIPTS_H
@@ -87,9 +90,10 @@
     "local res = {}\n"                                                                \
     "local mcache, morder = {}, {}\n"                                                  \
     "local function users(k, hour, u, upd)\n"                                           \
-    "  local s = redis.call('GET', k)\n"                                                \
-    "  if not s then s = '' end\n"                                                      \
-    "  local bad = #s % 16 ~= 0 or #s > 16 * CAP\n"                                     \
+    "  local s = redis.pcall('GET', k)\n"                                               \
+    "  local wrong = type(s) == 'table' -- an error reply: a key of another type\n"     \
+    "  if wrong or not s then s = '' end\n"                                             \
+    "  local bad = wrong or #s % 16 ~= 0 or #s > 16 * CAP\n"                            \
     "  if bad then s = '' end\n"                                                        \
     "  if upd then\n"                                                                   \
     "    local rec = u .. struct.pack('<i', hour)\n"                                    \
@@ -147,8 +151,8 @@
     "  if mk ~= '' then\n"                                                            \
     "    local c = mcache[mk]\n"                                                      \
     "    if not c then\n"                                                             \
-    "      local v = redis.call('GET', mk)\n"                                         \
-    "      local ok = v and #v == 980\n"                                              \
+    "      local v = redis.pcall('GET', mk)\n"                                        \
+    "      local ok = type(v) == 'string' and #v == 980\n"                            \
     "      c = {s = ok and v or MZERO, whole = not ok, mod = {}, ord = #morder}\n"    \
     "      mcache[mk] = c\n"                                                          \
     "      morder[#morder + 1] = mk\n"                                                \
@@ -198,8 +202,8 @@
     "if not redis.call('SET', ARGV[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end\n" \
     "local day = math.floor(tonumber(ARGV[5]) / DAY)\n"                               \
     "if ARGV[3] ~= '' then\n"                                                         \
-    "  local v = redis.call('GET', ARGV[3])\n"                                       \
-    "  if not v or #v ~= 980 then\n"                                                  \
+    "  local v = redis.pcall('GET', ARGV[3])\n"                                      \
+    "  if type(v) ~= 'string' or #v ~= 980 then\n"                                    \
     "    v = string.rep('\\0', 980)\n"                                                  \
     "    redis.call('SET', ARGV[3], v)\n"                                             \
     "  end\n"                                                                         \

@@ -591,6 +591,54 @@ static void test_corrupt_value_replaced(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* Shared keys holding something else (a value of the wrong size, a key of
+ * another type left by an old layout or an operator) read as empty and are
+ * replaced: no batch fails on them. */
+static void test_corrupt_shared_keys_replaced(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    char mk[RG_PROF_KEY_MAX], dk[RG_PROF_KEY_MAX], ik[RG_PROF_KEY_MAX];
+    rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'M', "shop-1", mk, sizeof mk);
+    rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'D', "dev-1", dk, sizeof dk);
+    rg_profile_key(SECRET, sizeof SECRET - 1, "t:", 'I', "192.0.2.7", ik, sizeof ik);
+    redisContext *c = admin();
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "HSET %s C x p0 7", mk));     /* wrong type */
+    freeReplyObject(redisCommand(c, "RPUSH %s a b", dk));          /* wrong type */
+    freeReplyObject(redisCommand(c, "SET %s %s", ik, "odd size")); /* wrong size */
+    struct rg_profile_store *s = store(PASSWORD, false);
+    struct rg_txn t[2] = { tx("hal", T0 - 1000, 1, 0, 1), tx("ida", T0, 1, 0, 2) };
+    double f[2 * RG_FEAT_COUNT];
+    struct rg_user_ctx u[2];
+    bool d[2];
+    assert_int_equal(rg_profile_process_batch(s, t, 2, f, u, d), 0);
+    assert_false(d[0]);
+    assert_false(d[1]);
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == 0); /* read as empty */
+    assert_true(F(0, DEVICE_DISTINCT_USERS_24H) == 0);
+    assert_true(F(0, IP_DISTINCT_USERS_24H) == 0);
+    assert_true(F(1, MERCHANT_TXN_COUNT_1H) == 1); /* then counted as usual */
+    assert_true(F(1, DEVICE_DISTINCT_USERS_24H) == 1);
+    assert_true(F(1, IP_DISTINCT_USERS_24H) == 1);
+    const char *keys[3] = { mk, dk, ik };
+    const long long len[3] = { 980, 32, 32 }; /* cells + refresh minute; two members */
+    for (int k = 0; k < 3; k++) {
+        redisReply *r = redisCommand(c, "STRLEN %s", keys[k]);
+        assert_non_null(r);
+        if (r->type != REDIS_REPLY_INTEGER || r->integer != len[k])
+            fail_msg("key %d: not replaced by a %lld-byte string", k, len[k]);
+        freeReplyObject(r);
+        r = redisCommand(c, "PTTL %s", keys[k]);
+        assert_true(r->integer > 6 * DAY);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_commands_and_round_trips(void **state)
 {
     (void)state;
@@ -808,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_merchant_ttl_refreshed_when_due),
         cmocka_unit_test(test_sets_same_as_memory),
         cmocka_unit_test(test_corrupt_value_replaced),
+        cmocka_unit_test(test_corrupt_shared_keys_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
         cmocka_unit_test(test_distinct_users_bounded),
         cmocka_unit_test(test_wrong_password_fails_fast),
