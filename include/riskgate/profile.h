@@ -6,11 +6,11 @@
  *
  * - A worker owns one struct rg_profile_store. User profiles belong to the
  *   partition that carries the user's events, so the store caches them in
- *   process (bounded CLOCK cache) and writes dirty ones back in one Redis
- *   command per flush. Device, merchant and IP profiles receive events from
- *   every partition, so they are updated atomically inside Redis by ONE
- *   EVALSHA per batch (a bounded exact set of recent users per device/IP,
- *   packed minute/day cells per merchant).
+ *   process (bounded CLOCK cache). Device, merchant and IP profiles receive
+ *   events from every partition, so they are updated atomically inside
+ *   Redis: ONE EVALSHA per batch makes those updates (a bounded exact set
+ *   of recent users per device/IP, packed minute/day cells per merchant)
+ *   and writes the batch's dirty user profiles back, in one script.
  * - Point in time: every feature of an event is computed before that event
  *   updates any profile; events of one batch are applied in order, so event
  *   i sees events 0..i-1.
