@@ -110,7 +110,8 @@ struct rg_profile_store {
     char (*uel)[RG_SHARED_USER_ID_LEN + 1]; /* per event: set member of the user */
     const char **argv;
     size_t *argvlen;
-    unsigned char *enc;  /* FLUSH_CHUNK * RG_UP_ENC_MAX */
+    unsigned char *enc;  /* RG_PROF_MAX_BATCH * RG_UP_ENC_MAX: encodings in flight */
+    int32_t *bdirty;     /* RG_PROF_MAX_BATCH: the batch's own dirty users */
     struct kcentry *kc;  /* KC_SLOTS, Redis mode only */
 
     struct rg_profile_stats st;
@@ -230,6 +231,7 @@ void rg_profile_store_free(struct rg_profile_store *s)
     free(s->argv);
     free(s->argvlen);
     free(s->enc);
+    free(s->bdirty);
     free(s);
 }
 
@@ -375,9 +377,10 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     size_t nargv = 6 + 8 * b + 2 * FLUSH_CHUNK;
     s->argv = malloc(nargv * sizeof *s->argv);
     s->argvlen = malloc(nargv * sizeof *s->argvlen);
-    s->enc = malloc((size_t)FLUSH_CHUNK * RG_UP_ENC_MAX);
+    s->enc = malloc((size_t)RG_PROF_MAX_BATCH * RG_UP_ENC_MAX); /* touched as used */
+    s->bdirty = malloc(b * sizeof *s->bdirty);
     if (!s->ents || !s->heads || !s->dirty || !s->ev_ent || !s->miss || !s->sev || !s->sh ||
-        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc)
+        !s->kd || !s->km || !s->ki || !s->num || !s->uel || !s->argv || !s->argvlen || !s->enc || !s->bdirty)
         goto fail;
     for (size_t i = 0; i < nh; i++)
         s->heads[i] = -1;
@@ -565,12 +568,12 @@ static void entry_load(struct rg_profile_store *s, int32_t idx, const unsigned c
 /* ---- flush ---- */
 
 /* Key/value argv pairs of the dirty users from s->dirty[*k] on, at most
- * FLUSH_CHUNK of them (s->enc holds their encodings), appended at *a;
- * advances *k past the users taken and returns how many were. */
-static size_t user_args(struct rg_profile_store *s, size_t *k, size_t *a)
+ * cap of them (s->enc holds their encodings), appended at *a; advances *k
+ * past the users taken and returns how many were. */
+static size_t user_args(struct rg_profile_store *s, size_t *k, size_t *a, size_t cap)
 {
     size_t used = 0;
-    for (; *k < s->ndirty && used < FLUSH_CHUNK; (*k)++) {
+    for (; *k < s->ndirty && used < cap; (*k)++) {
         struct centry *e = &s->ents[s->dirty[*k]];
         if (!e->h || !e->dirty)
             continue;
@@ -605,7 +608,7 @@ static size_t append_user_writes(struct rg_profile_store *s)
         s->argvlen[a++] = 1;
         s->argv[a] = ttl;
         s->argvlen[a++] = strlen(ttl);
-        if (!user_args(s, &k, &a))
+        if (!user_args(s, &k, &a, FLUSH_CHUNK))
             break;
         redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
         ncmd++;
@@ -767,17 +770,27 @@ static void merch_replay(unsigned char *c, int64_t t_ms, bool bumped, struct rg_
 }
 
 /* The batch's one EVALSHA of RG_LUA_BATCH: the shared entities, then the
- * write-back of the last chunk of dirty users, atomically. Older chunks
- * (only after failed write-backs left more than FLUSH_CHUNK users dirty)
- * go first as RG_LUA_USERS calls in the same round trip. Returns 0 when
- * the script ran (s->sh filled); the users are clean only then. */
+ * write-back of every user this batch touched, atomically, so that their
+ * replay marks and the shared updates are written together. Users left
+ * dirty by an earlier failed write-back go first, as RG_LUA_USERS calls
+ * in the same round trip. Returns 0 when the script ran (s->sh filled);
+ * the users are clean only then. */
 static int redis_batch(struct rg_profile_store *s, size_t n)
 {
     int rc = conn_get(s);
     if (rc < 0)
         return rc;
+    /* s->dirty reordered: older users first, this batch's last */
+    size_t first = 0, nb = 0;
+    for (size_t k = 0; k < s->ndirty; k++) {
+        int32_t idx = s->dirty[k];
+        if (s->ents[idx].pin == s->stamp && nb < RG_PROF_MAX_BATCH)
+            s->bdirty[nb++] = idx;
+        else
+            s->dirty[first++] = idx;
+    }
+    memcpy(s->dirty + first, s->bdirty, nb * sizeof *s->dirty);
     size_t nold = 0;
-    size_t first = s->ndirty > FLUSH_CHUNK ? s->ndirty - FLUSH_CHUNK : 0;
     if (first) {
         size_t keep = s->ndirty;
         s->ndirty = first;
@@ -809,7 +822,7 @@ static int redis_batch(struct rg_profile_store *s, size_t n)
     for (size_t j = 0; j < a; j++)
         s->argvlen[j] = strlen(s->argv[j]);
     size_t from = first;
-    user_args(s, &from, &a); /* at most FLUSH_CHUNK users from first on */
+    user_args(s, &from, &a, RG_PROF_MAX_BATCH); /* argv holds 6 + 8 * RG_PROF_MAX_BATCH */
     redisAppendCommandArgv(s->rc, (int)a, s->argv, s->argvlen);
     s->st.cmds_sent += 1 + nold;
     s->st.round_trips++;

@@ -683,6 +683,46 @@ static void test_commands_and_round_trips(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* Every profile a batch touches is written inside its one script, also
+ * when the batch holds more distinct users than a plain write-back chunk
+ * (512): their replay marks and the shared updates are never split. */
+static void test_big_batch_writes_back_in_the_script(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    enum { B = 600 };
+    struct rg_profile_store *s = store(PASSWORD, false);
+    static struct rg_txn t[B];
+    static double f[B * RG_FEAT_COUNT];
+    static struct rg_user_ctx u[B];
+    static bool d[B];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < B; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "big%d", k);
+            t[k] = tx(id, T0 - 60000 + pass * 1000 + k, 1, 0, pass * B + k);
+        }
+        struct rg_profile_stats a, b;
+        rg_profile_stats(s, &a);
+        assert_int_equal(rg_profile_process_batch(s, t, B, f, u, d), 0);
+        rg_profile_stats(s, &b);
+        if (pass == 1) /* warm: one EVALSHA, nothing left for flush */
+            assert_int_equal(b.cmds_sent - a.cmds_sent, 1);
+        assert_int_equal(rg_profile_flush(s), 0);
+        rg_profile_stats(s, &a);
+        assert_int_equal(a.cmds_sent, b.cmds_sent); /* flush had nothing to do */
+    }
+    rg_profile_store_free(s);
+    s = store(PASSWORD, false); /* every profile is in Redis: 2 events each */
+    struct rg_txn next = tx("big599", T0 + 5000, 1, 0, 2 * B);
+    assert_int_equal(rg_profile_process_batch(s, &next, 1, f, u, d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 2);
+    assert_true(F(0, MERCHANT_TXN_COUNT_1H) == 2 * B);
+    rg_profile_store_free(s);
+    rg_clock_set_fake_ms(0);
+}
+
 static void test_distinct_users_bounded(void **state)
 {
     (void)state;
@@ -858,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_value_replaced),
         cmocka_unit_test(test_corrupt_shared_keys_replaced),
         cmocka_unit_test(test_commands_and_round_trips),
+        cmocka_unit_test(test_big_batch_writes_back_in_the_script),
         cmocka_unit_test(test_distinct_users_bounded),
         cmocka_unit_test(test_wrong_password_fails_fast),
         cmocka_unit_test(test_redis_killed_and_restarted),
