@@ -40,7 +40,7 @@ run() { # print the command, then run it
 
 [ -x "$RG" ] || die "$RG not found: build it first (make -j2 all)"
 [ -x /usr/bin/time ] || die "/usr/bin/time is needed for CPU times (apt-get install time)"
-WORK=$(mktemp -d /tmp/replay-bench.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/replay-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 if [ -z "$EVENTS" ]; then

@@ -445,7 +445,8 @@ static void process_batch(struct worker *w, size_t n)
         }
         int64_t tm = rg_clock_mono_ns();
         /* One batch's Redis work: one round trip at steady state, two when users
-         * had to be loaded (process + flush). */
+         * had to be loaded (their MGET, then the batch script); flush only
+         * writes what a failed batch left dirty. */
         rg_histo_observe_us(RG_M_REDIS_LATENCY, 0, (tm - tp) / 1000);
         rg_histo_observe_us(RG_M_STAGE_LATENCY, RG_STAGE_PROFILE, (tm - tp) / 1000 / (int64_t)nt);
         /* The decider observes the model and rules stages itself. */

@@ -77,6 +77,11 @@
 #define RG_MERCH_CELLS 976 /* bytes of cells; the refresh minute follows */
 #define RG_MERCH_BYTES 980
 #define RG_TTL_REFRESH_MIN 60
+/* numbers spelled into the Lua text, so C and Lua share one definition */
+#define RG_LUA_STR_(x) #x
+#define RG_LUA_STR(x) RG_LUA_STR_(x)
+#define RG_LUA_MBYTES RG_LUA_STR(RG_MERCH_BYTES)
+#define RG_LUA_MCELLS RG_LUA_STR(RG_MERCH_CELLS)
 
 #define RG_LUA_BATCH                                                                   \
     RG_LUA_COMMON                                                                     \
@@ -84,8 +89,8 @@
     "local ttl = tonumber(ttls)\n"                                                    \
     "local n = tonumber(ARGV[2])\n"                                                   \
     "local nowmin = tonumber(ARGV[3])\n"                                              \
-    "local REFRESH = math.min(math.floor(ttl / 8 / MIN), 60)\n"                       \
-    "local MZERO = string.rep('\\0', 980)\n"                                            \
+    "local REFRESH = math.min(math.floor(ttl / 8 / MIN), " RG_LUA_STR(RG_TTL_REFRESH_MIN) ")\n" \
+    "local MZERO = string.rep('\\0', " RG_LUA_MBYTES ")\n"                            \
     "local CAP = 32\n"                                                                \
     "local res = {}\n"                                                                \
     "local mcache, morder = {}, {}\n"                                                  \
@@ -152,7 +157,7 @@
     "    local c = mcache[mk]\n"                                                      \
     "    if not c then\n"                                                             \
     "      local v = redis.pcall('GET', mk)\n"                                        \
-    "      local ok = type(v) == 'string' and #v == 980\n"                            \
+    "      local ok = type(v) == 'string' and #v == " RG_LUA_MBYTES "\n"            \
     "      c = {s = ok and v or MZERO, whole = not ok, mod = {}, ord = #morder}\n"    \
     "      mcache[mk] = c\n"                                                          \
     "      morder[#morder + 1] = mk\n"                                                \
@@ -178,9 +183,9 @@
     "  for off, m in pairs(c.mod) do\n"                                               \
     "    redis.call('SETRANGE', mk, off, struct.pack('<ii', m[1], m[2]))\n"          \
     "  end\n"                                                                         \
-    "  local was = struct.unpack('<i', c.s, 977)\n"                                   \
+    "  local was = struct.unpack('<i', c.s, " RG_LUA_MCELLS " + 1)\n"                 \
     "  if changed and (c.whole or nowmin < was or nowmin - was >= REFRESH) then\n"   \
-    "    redis.call('SETRANGE', mk, 976, struct.pack('<i', nowmin))\n"               \
+    "    redis.call('SETRANGE', mk, " RG_LUA_MCELLS ", struct.pack('<i', nowmin))\n" \
     "    redis.call('PEXPIRE', mk, ttls)\n"                                            \
     "  end\n"                                                                         \
     "  res[#res + 1] = c.s\n"                                                         \
@@ -203,8 +208,8 @@
     "local day = math.floor(tonumber(ARGV[5]) / DAY)\n"                               \
     "if ARGV[3] ~= '' then\n"                                                         \
     "  local v = redis.pcall('GET', ARGV[3])\n"                                      \
-    "  if type(v) ~= 'string' or #v ~= 980 then\n"                                    \
-    "    v = string.rep('\\0', 980)\n"                                                  \
+    "  if type(v) ~= 'string' or #v ~= " RG_LUA_MBYTES " then\n"                    \
+    "    v = string.rep('\\0', " RG_LUA_MBYTES ")\n"                                  \
     "    redis.call('SET', ARGV[3], v)\n"                                             \
     "  end\n"                                                                         \
     "  local off = 4 * (182 + 2 * (day % 31))\n"                                      \

@@ -372,7 +372,7 @@ struct rg_profile_store *rg_profile_store_new(const struct rg_profile_conf *c)
     s->kd = malloc(b * sizeof *s->kd);
     s->km = malloc(b * sizeof *s->km);
     s->ki = malloc(b * sizeof *s->ki);
-    s->num = malloc(3 * b * sizeof *s->num);
+    s->num = malloc(b * sizeof *s->num);
     s->uel = malloc(b * sizeof *s->uel);
     size_t nargv = 6 + 8 * b + 2 * FLUSH_CHUNK;
     s->argv = malloc(nargv * sizeof *s->argv);
@@ -563,8 +563,6 @@ static void entry_load(struct rg_profile_store *s, int32_t idx, const unsigned c
     }
 }
 
-/* ---- batch backends ---- */
-
 /* ---- flush ---- */
 
 /* Key/value argv pairs of the dirty users from s->dirty[*k] on, at most
@@ -668,6 +666,8 @@ int rg_profile_flush(struct rg_profile_store *s)
     }
     return 0;
 }
+
+/* ---- batch ---- */
 
 /* Load the users missing from the cache: one MGET round trip (Redis) or
  * the in-memory map. On failure the pending entries are dropped and their
@@ -934,8 +934,6 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
         struct rg_shared_ev *ev = &s->sev[i];
         int64_t t = rg_prof_event_time(txn->ts_ms, now);
         ev->update = t >= now - RG_PROF_MAX_AGE_MS;
-        ev->partition = txn->partition;
-        ev->offset = txn->offset;
         ev->t_ms = t;
         ev->user_h = h;
         ev->dev_h = (txn->has & RG_HAS_DEVICE_ID) ? rg_prof_hash64('d', txn->device_id) : 0;

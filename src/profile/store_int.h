@@ -12,9 +12,7 @@
 
 /* One shared-entity event as sent to the Lua script (and to mem_shared). */
 struct rg_shared_ev {
-    int update;          /* 1: update windows (not a too-old event) */
-    int32_t partition;
-    int64_t offset;
+    int update;          /* 1: update (not a too-old event, not a replay) */
     int64_t t_ms;        /* effective event time */
     uint64_t user_h;     /* in-memory identity of the user */
     uint64_t dev_h, merch_h, ip_h; /* 0: absent */

@@ -31,7 +31,7 @@ static uint64_t key(char kind, unsigned i)
 static struct rg_shared_feats see(struct rg_mem *m, int update, int64_t t, uint64_t user,
                                   uint64_t dev, uint64_t ip, uint64_t merch)
 {
-    struct rg_shared_ev ev = { .update = update, .partition = -1, .offset = -1, .t_ms = t,
+    struct rg_shared_ev ev = { .update = update, .t_ms = t,
                                .user_h = user, .dev_h = dev, .merch_h = merch, .ip_h = ip };
     struct rg_shared_feats out;
     rg_mem_shared(m, &ev, &out);
