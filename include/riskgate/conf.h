@@ -29,9 +29,13 @@ enum rg_explain { RG_EXPLAIN_NONE, RG_EXPLAIN_FEATURES };
 
 #define RG_CONF_MAX_PROPS 64
 
+/* Which Kafka client a kafka.*properties entry is for. */
+enum rg_kafka_scope { RG_KAFKA_BOTH, RG_KAFKA_PRODUCER, RG_KAFKA_CONSUMER };
+
 struct rg_kv {
     char *key;
     char *value;
+    enum rg_kafka_scope scope;
 };
 
 struct rg_conf {
@@ -42,7 +46,11 @@ struct rg_conf {
     char *topic_verdicts;
     char *topic_dlq;
     char *topic_feedback;
-    struct rg_kv kafka_props[RG_CONF_MAX_PROPS]; /* passed to librdkafka as is */
+    /* kafka.properties, .producer_properties, .consumer_properties: passed
+     * to librdkafka after riskgate's own client settings, so they win;
+     * the ones riskgate's delivery guarantees rest on are refused at load
+     * (rg_kafka_prop_reserved, riskgate/kafka_conf.h). */
+    struct rg_kv kafka_props[RG_CONF_MAX_PROPS];
     int n_kafka_props;
     int kafka_max_inflight;      /* events consumed but not yet acknowledged */
     int kafka_commit_interval_ms;
@@ -79,6 +87,7 @@ struct rg_conf {
 
 /* Defaults only (no file). Caller frees with rg_conf_free. */
 struct rg_conf *rg_conf_new_default(void);
+
 
 /* Load from a buffer (named file for messages); then apply environment
  * overrides. Returns 0 or RG_EPARSE with every problem in d. */

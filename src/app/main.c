@@ -23,6 +23,7 @@
 #include "riskgate/diag.h"
 #include "riskgate/engine.h"
 #include "riskgate/feature.h"
+#include "riskgate/kafka_conf.h"
 #include "riskgate/gen.h"
 #include "riskgate/log.h"
 #include "riskgate/model.h"
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "config") && argc > 2 && !strcmp(argv[2], "reference")) {
         rg_conf_print_reference(stdout);
+        rg_kafka_conf_print_reference(stdout);
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

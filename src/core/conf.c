@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "riskgate/err.h"
+#include "riskgate/kafka_conf.h"
 #include "riskgate/ytree.h"
 
 enum key_type { K_STR, K_INT, K_DOUBLE, K_BOOL, K_ENUM, K_PROPS };
@@ -52,9 +53,17 @@ static const struct conf_key g_keys[] = {
       "Events consumed but not yet acknowledged by the broker; consumption pauses above it." },
     { "kafka", "commit_interval_ms", K_INT, OFF(kafka_commit_interval_ms), "1000", 50, 60000, NULL,
       "How often stored offsets are committed." },
-    { "kafka", "properties", K_PROPS, 0, "", 0, 0, NULL,
-      "librdkafka properties passed through as is to consumer and producer "
-      "(security.protocol, sasl.mechanism, sasl.username, ssl.ca.location, ...)." },
+    /* K_PROPS: `off` holds the enum rg_kafka_scope. */
+    { "kafka", "properties", K_PROPS, RG_KAFKA_BOTH, "", 0, 0, NULL,
+      "librdkafka properties for consumer and producer (security.protocol, sasl.mechanism, "
+      "sasl.username, ssl.ca.location, ...), applied after riskgate's own client settings. "
+      "Refused: the ones riskgate's delivery guarantees rest on (see \"Kafka client properties\" below)." },
+    { "kafka", "producer_properties", K_PROPS, RG_KAFKA_PRODUCER, "", 0, 0, NULL,
+      "librdkafka properties for the verdict producer only (linger.ms, compression.type, "
+      "batch.num.messages, ...); win over kafka.properties." },
+    { "kafka", "consumer_properties", K_PROPS, RG_KAFKA_CONSUMER, "", 0, 0, NULL,
+      "librdkafka properties for the event consumer only (fetch.wait.max.ms, fetch.min.bytes, "
+      "session.timeout.ms, ...); win over kafka.properties." },
     { "redis", "host", K_STR, OFF(redis_host), "127.0.0.1", 0, 0, NULL,
       "Redis host. Env: RISKGATE_REDIS=host:port." },
     { "redis", "port", K_INT, OFF(redis_port), "6379", 1, 65535, NULL, "Redis port." },
@@ -224,10 +233,11 @@ void rg_conf_free(struct rg_conf *c)
     free(c);
 }
 
-static int add_prop(struct rg_conf *c, const char *key, const char *value)
+static int add_prop(struct rg_conf *c, enum rg_kafka_scope scope, const char *key,
+                    const char *value)
 {
     for (int i = 0; i < c->n_kafka_props; i++) {
-        if (!strcmp(c->kafka_props[i].key, key)) {
+        if (c->kafka_props[i].scope == scope && !strcmp(c->kafka_props[i].key, key)) {
             char *v = strdup(value);
             if (!v)
                 return RG_ENOMEM;
@@ -239,6 +249,7 @@ static int add_prop(struct rg_conf *c, const char *key, const char *value)
     if (c->n_kafka_props >= RG_CONF_MAX_PROPS)
         return RG_ETOOBIG;
     struct rg_kv *kv = &c->kafka_props[c->n_kafka_props];
+    kv->scope = scope;
     kv->key = strdup(key);
     kv->value = strdup(value);
     if (!kv->key || !kv->value) {
@@ -328,7 +339,14 @@ static void load_section(struct rg_conf *c, const char *file, const char *sectio
                                  "librdkafka properties are 'name: value' scalars");
                     continue;
                 }
-                if (add_prop(c, pk->str, pv->str) != 0)
+                const char *why = rg_kafka_prop_reserved(pk->str);
+                if (why) {
+                    rg_diags_add(d, file, pk->line, pk->col, NULL,
+                                 "%s.%s: riskgate sets '%s' itself (%s)", section, k->key,
+                                 pk->str, why);
+                    continue;
+                }
+                if (add_prop(c, (enum rg_kafka_scope)k->off, pk->str, pv->str) != 0)
                     rg_diags_add(d, file, pk->line, pk->col, NULL,
                                  "too many kafka properties (max %d)", RG_CONF_MAX_PROPS);
             }

@@ -50,6 +50,7 @@
 #include "riskgate/err.h"
 #include "riskgate/feature.h"
 #include "riskgate/http.h"
+#include "riskgate/kafka_conf.h"
 #include "riskgate/log.h"
 #include "riskgate/metrics.h"
 #include "riskgate/model.h"
@@ -207,14 +208,6 @@ static rd_kafka_conf_t *kafka_conf_new(struct engine *e, const char *client_id)
     if (rd_kafka_conf_set(kc, "bootstrap.servers", c->kafka_bootstrap, err, sizeof(err)) ||
         rd_kafka_conf_set(kc, "client.id", client_id, err, sizeof(err)))
         goto fail;
-    for (int i = 0; i < c->n_kafka_props; i++) {
-        if (rd_kafka_conf_set(kc, c->kafka_props[i].key, c->kafka_props[i].value, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK) {
-            RG_ERROR(MOD, "kafka.properties.%s: %s", c->kafka_props[i].key, err);
-            rd_kafka_conf_destroy(kc);
-            return NULL;
-        }
-    }
     rd_kafka_conf_set_log_cb(kc, kafka_log_cb);
     rd_kafka_conf_set_error_cb(kc, kafka_error_cb);
     rd_kafka_conf_set_opaque(kc, e);
@@ -225,17 +218,6 @@ fail:
     return NULL;
 }
 
-static int conf_set_all(rd_kafka_conf_t *kc, const char *const *kv)
-{
-    char err[512];
-    for (; kv[0]; kv += 2) {
-        if (rd_kafka_conf_set(kc, kv[0], kv[1], err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-            RG_ERROR(MOD, "kafka config %s=%s: %s", kv[0], kv[1], err);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------ delivery reports */
 
@@ -996,13 +978,9 @@ static int kafka_init(struct engine *e)
         "enable.idempotence", "true",
         "acks", "all",
         "message.timeout.ms", "0",      /* retry deliveries forever: never lose */
-        "linger.ms", "2",
-        "batch.num.messages", "10000",
-        "queue.buffering.max.messages", "500000",
-        "compression.type", "lz4",
         NULL,
     };
-    if (conf_set_all(pc, prod_kv) != 0) {
+    if (rg_kafka_conf_apply(pc, prod_kv, e->conf, RG_KAFKA_PRODUCER) != 0) {
         rd_kafka_conf_destroy(pc);
         return RG_EINVAL;
     }
@@ -1025,11 +1003,9 @@ static int kafka_init(struct engine *e)
         "auto.commit.interval.ms", commit_ms,
         "auto.offset.reset", "earliest",
         "enable.partition.eof", "false",
-        "queued.max.messages.kbytes", "65536",
-        "fetch.wait.max.ms", "10",
         NULL,
     };
-    if (conf_set_all(cc, cons_kv) != 0) {
+    if (rg_kafka_conf_apply(cc, cons_kv, e->conf, RG_KAFKA_CONSUMER) != 0) {
         rd_kafka_conf_destroy(cc);
         return RG_EINVAL;
     }

@@ -19,6 +19,11 @@ cat > "$IT_TMP/riskgate.yaml" <<YAML
 kafka:
   group_id: it-spine
   commit_interval_ms: 200
+  # Client tuning from the config wins over riskgate's defaults (docs/config.md).
+  producer_properties:
+    linger.ms: 1
+  consumer_properties:
+    fetch.wait.max.ms: 5
 engine:
   workers: 2
   batch_size: 32
@@ -28,6 +33,14 @@ http:
 YAML
 
 start_rg() { it_rg_start "$IT_TMP/riskgate.yaml"; }
+
+# ---- 0. a Kafka client property librdkafka rejects stops start-up, named
+sed 's/linger.ms: 1/linger.ms: soon/' "$IT_TMP/riskgate.yaml" > "$IT_TMP/riskgate-badprop.yaml"
+timeout 60 "$BIN" run -c "$IT_TMP/riskgate-badprop.yaml" > "$IT_TMP/badprop.log" 2>&1
+st=$?
+it_assert "a rejected producer property stops start-up" test "$st" -ne 0 -a "$st" -ne 124
+it_assert "the error names kafka.producer_properties.linger.ms" \
+    grep -q 'kafka.producer_properties.linger.ms=soon' "$IT_TMP/badprop.log"
 
 # Wait until at least N distinct valid events of TRUTH have a verdict.
 wait_verdicts() {

@@ -9,6 +9,7 @@
 
 #include "riskgate/conf.h"
 #include "riskgate/err.h"
+#include "riskgate/kafka_conf.h"
 #include "riskgate/ytree.h"
 
 static int load(const char *yaml, struct rg_diags *d, struct rg_conf **c)
@@ -180,6 +181,87 @@ static void test_ytree_marks_and_scalars(void **state)
     rg_diags_fini(&d);
 }
 
+/* The config's properties win over riskgate's client defaults, a
+ * client's own section wins over kafka.properties, and neither client gets
+ * the other's section. */
+static void test_kafka_properties_scoped_and_win(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c;
+    const char *y = "kafka:\n"
+                    "  properties:\n    client.rack: r1\n    socket.keepalive.enable: 'true'\n"
+                    "  producer_properties:\n    linger.ms: 7\n    client.rack: r2\n"
+                    "  consumer_properties:\n    fetch.wait.max.ms: 3\n";
+    assert_int_equal(load(y, &d, &c), 0);
+    assert_int_equal(c->n_kafka_props, 5);
+    const char *own_p[] = { "linger.ms", "2", "client.rack", "own", NULL };
+    const char *own_c[] = { "fetch.wait.max.ms", "10", NULL };
+    rd_kafka_conf_t *pc = rd_kafka_conf_new(), *cc = rd_kafka_conf_new();
+    assert_int_equal(rg_kafka_conf_apply(pc, own_p, c, RG_KAFKA_PRODUCER), 0);
+    assert_int_equal(rg_kafka_conf_apply(cc, own_c, c, RG_KAFKA_CONSUMER), 0);
+    char v[64];
+    size_t n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(pc, "linger.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "7");
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(pc, "client.rack", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "r2");
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(pc, "compression.type", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "lz4"); /* riskgate's default where the config is silent */
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(pc, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_not_equal(v, "3"); /* the consumer's section is not the producer's */
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(cc, "fetch.wait.max.ms", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "3");
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(cc, "client.rack", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "r1");
+    n = sizeof(v);
+    assert_int_equal(rd_kafka_conf_get(cc, "socket.keepalive.enable", v, &n), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "true");
+    rd_kafka_conf_destroy(pc);
+    rd_kafka_conf_destroy(cc);
+    rg_conf_free(c);
+
+    /* A property librdkafka rejects fails the client set-up, not silently. */
+    assert_int_equal(load("kafka:\n  producer_properties:\n    linger.ms: soon\n", &d, &c), 0);
+    pc = rd_kafka_conf_new();
+    assert_int_equal(rg_kafka_conf_apply(pc, own_c, c, RG_KAFKA_PRODUCER), -1);
+    rd_kafka_conf_destroy(pc);
+    rg_conf_free(c);
+    rg_diags_fini(&d);
+}
+
+/* What riskgate's delivery guarantees rest on cannot be configured away. */
+static void test_kafka_reserved_properties_refused(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    const char *y = "kafka:\n"
+                    "  properties:\n    acks: '1'\n"                      /* line 3 */
+                    "  producer_properties:\n    message.timeout.ms: 5000\n" /* line 5 */
+                    "  consumer_properties:\n    enable.auto.offset.store: 'true'\n"
+                    "    fetch.min.bytes: 1\n";
+    assert_int_equal(load(y, &d, &c), RG_EPARSE);
+    assert_null(c);
+    assert_int_equal(d.n, 3);
+    assert_int_equal(d.v[0].line, 3);
+    assert_non_null(strstr(d.v[0].msg, "kafka.properties: riskgate sets 'acks' itself"));
+    assert_int_equal(d.v[1].line, 5);
+    assert_non_null(strstr(d.v[1].msg, "never lost"));
+    assert_int_equal(d.v[2].line, 7);
+    assert_non_null(strstr(d.v[2].msg, "consumer_properties"));
+    assert_null(rg_kafka_prop_reserved("linger.ms"));
+    assert_non_null(rg_kafka_prop_reserved("enable.idempotence"));
+    rg_diags_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_inconsistent_thresholds),
         cmocka_unit_test(test_yaml_bombs),
         cmocka_unit_test(test_ytree_marks_and_scalars),
+        cmocka_unit_test(test_kafka_properties_scoped_and_win),
+        cmocka_unit_test(test_kafka_reserved_properties_refused),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
