@@ -21,8 +21,11 @@ DESIGN
   a run that did not finish), after writing the results with
   "status": "FAILED".
 """
+import bisect
+import datetime
 import json
 import os
+import re
 import sys
 
 # Data commands run by riskgate's Lua scripts: every redis.call('NAME' in
@@ -152,6 +155,63 @@ def per_second(events_tsv, out_tsv):
     return out
 
 
+GC_LINE = re.compile(r"^\[([^\]]+)\].*\bPause\b.*?([0-9.]+)ms\s*$")
+
+
+def gc_pauses(path):
+    """[(start_ms, end_ms)] wall clock of the broker's GC pauses, from its
+    -Xlog:gc log (the "time" decorator is when the pause ended)."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    for line in open(path, errors="replace"):
+        m = GC_LINE.match(line)
+        if not m:
+            continue
+        try:
+            end = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000
+        except ValueError:
+            continue
+        out.append((end - float(m.group(2)), end))
+    out.sort()
+    return out
+
+
+def gc_attribution(events_tsv, out_tsv, warmup_s, pauses, slow_ms=10, lead_ms=50):
+    """How the broker's GC pauses line up with the slow events after the
+    warm-up: pauses in that window, and how many events slower than slow_ms
+    had a pause in flight (overlapping [produced - lead_ms, verdict]: an
+    event produced just after a pause still waits for the backlog it left)."""
+    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    if not ev:
+        return None
+    t_warm = min(ev.values()) + warmup_s * 1000
+    starts = [p[0] for p in pauses]
+    slow = with_gc = 0
+    seen, t_last = set(), t_warm
+    for ts, eid in read_tsv(out_tsv):
+        if eid not in ev or eid in seen or ev[eid] < t_warm:
+            continue
+        seen.add(eid)
+        t_last = max(t_last, ts)
+        if ts - ev[eid] <= slow_ms:
+            continue
+        slow += 1
+        lo, hi = ev[eid] - lead_ms, ts
+        # the last pause to start before the verdict ends latest (pauses do
+        # not overlap): it overlaps the flight iff it ends after lo
+        i = bisect.bisect_right(starts, hi)
+        if i > 0 and pauses[i - 1][1] >= lo:
+            with_gc += 1
+    win = [p for p in pauses if p[1] >= t_warm and p[0] <= t_last]
+    durs = [p[1] - p[0] for p in win]
+    return {"broker_gc_pauses": len(win), "broker_gc_pause_ms_total": round(sum(durs), 1),
+            "broker_gc_pause_ms_max": round(max(durs), 1) if durs else 0.0,
+            "events_over_%d_ms" % slow_ms: slow,
+            "events_over_%d_ms_with_broker_gc_in_flight" % slow_ms: with_gc,
+            "events_measured": len(seen)}
+
+
 def pcts(lat):
     return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "p999_ms": pct(lat, 0.999),
             "max_ms": lat[-1] if lat else None, "samples": len(lat)}
@@ -199,6 +259,11 @@ def bench(work, prefix):
                                      os.path.join(work, "rate.verdicts.tsv")),
               "passthrough": per_second(os.path.join(work, "rate-pt.events.tsv"),
                                         os.path.join(work, "rate-pt.out.tsv"))}
+    pauses = gc_pauses(os.path.join(work, "kafka-gc.log"))
+    gc_rate = gc_attribution(os.path.join(work, "rate.events.tsv"),
+                             os.path.join(work, "rate.verdicts.tsv"), warm, pauses)
+    gc_pt = gc_attribution(os.path.join(work, "rate-pt.events.tsv"),
+                           os.path.join(work, "rate-pt.out.tsv"), warm, pauses)
     if len(pt_all) != rate["events"]:
         problems.append("half-rate pass-through: %d copies, want %d" % (len(pt_all), rate["events"]))
     pt_b0 = int(open(os.path.join(work, "passthrough.broker0")).read() or 0)
@@ -250,7 +315,8 @@ def bench(work, prefix):
         "latency_at_half_rate": {"riskgate_after_warmup": pcts(lat), "riskgate_incl_warmup": pcts(lat_all),
                                  "passthrough_after_warmup": pcts(pt_lat),
                                  "passthrough_incl_warmup": pcts(pt_all),
-                                 "per_second": series},
+                                 "per_second": series,
+                                 "broker_gc": {"riskgate": gc_rate, "passthrough": gc_pt}},
         "redis_cmds_per_event": mx_redis["cmds_sent_per_event"],
         "redis_cmds_per_event_at_half_rate": rate_redis["cmds_sent_per_event"],
         "redis_cmds_incl_lua_per_event": mx_redis["cmds_incl_lua_per_event"],

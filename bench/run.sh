@@ -221,6 +221,8 @@ bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" transactions > "$BENCH_WORK/transacti
 awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/transactions.tsv" > "$BENCH_WORK/rate.events.tsv"
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/verdicts.tsv"
 awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/verdicts.tsv" > "$BENCH_WORK/rate.verdicts.tsv"
+# the broker's GC pauses (wall clock), to attribute the latency tail
+cat "$STACK_DIR"/kafka-gc.log.* "$STACK_DIR"/kafka-gc.log > "$BENCH_WORK/kafka-gc.log" 2>/dev/null || true
 
 # ---- 5. scaling
 bench_say "[5/5] scaling: users {$SCALE_USERS} x workers {$SCALE_WORKERS}, $SCALE_EVENTS events each"

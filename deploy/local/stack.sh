@@ -352,7 +352,10 @@ start_kafka() {
     port_in_use "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT (controller) is already in use"
     # No setsid: the broker stays in the caller's process group, so killing
     # a test run's group takes the broker with it instead of leaking it.
+    # The GC log (wall-clock stamps) lets the benchmark tell broker pauses
+    # from riskgate's own latency (docs/benchmarks.md).
     java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        "-Xlog:gc:file=$STACK_DIR/kafka-gc.log:time:filecount=2,filesize=20m" \
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         "-Dlog4j2.configurationFile=$HERE/log4j2.properties" \
         -cp "$LIBS/*" kafka.Kafka "$STACK_DIR/kafka/server.properties" \
