@@ -411,10 +411,16 @@ def print_bench(res, prefix):
     p("      (events produced by gen with linger.ms=%s; the pass-through rows are Kafka alone)" %
       res["gen_linger_ms"])
     for k, v in res["latency_at_half_rate"].items():
-        if k == "per_second":
+        if k in ("per_second", "broker_gc"):
             continue
         p("      %-26s p50 %s  p99 %s  p99.9 %s  max %s ms (%d events)" %
           (k, v["p50_ms"], v["p99_ms"], v["p999_ms"], v["max_ms"], v["samples"]))
+    for k, v in res["latency_at_half_rate"]["broker_gc"].items():
+        if v:
+            p("      %-26s broker GC: %d pauses, %.0f ms in all, longest %.0f ms; %d events over 10 ms, "
+              "%d of them with a pause in flight" %
+              (k, v["broker_gc_pauses"], v["broker_gc_pause_ms_total"], v["broker_gc_pause_ms_max"],
+               v["events_over_10_ms"], v["events_over_10_ms_with_broker_gc_in_flight"]))
     p("  Redis commands/event    %10.4f sent (goal <= 0.5: %s); %.2f incl. inside Lua; Redis CPU %.1f us/event" %
       (res["redis_cmds_per_event"], mark(g["redis_cmds_le_0.5_per_event"]),
        res["redis_cmds_incl_lua_per_event"], res["redis_cpu_us_per_event"]))
