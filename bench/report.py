@@ -5,6 +5,8 @@ results JSON and a PNG chart, and check them.
   report.py eps VERDICTS.tsv                    events/s first..last CreateTime
   report.py bench WORKDIR OUTPREFIX             -> OUTPREFIX.json, OUTPREFIX.png
   report.py soak WORKDIR OUTPREFIX              -> OUTPREFIX.json, OUTPREFIX.png
+  report.py probe WORKDIR NAME                  one bench/probe.sh probe -> a line, probe.jsonl
+  report.py probe-summary WORKDIR CMD ENV       all probes, by variant, and the command
 
 DESIGN
   The shell scripts only collect raw facts (timestamps per event_id from
@@ -509,12 +511,62 @@ def soak(work, prefix):
     return 1 if problems else 0
 
 
+def probe(work, name):
+    """One probe of bench/probe.sh: latency after the warm-up, CPU per event
+    of riskgate, redis-server and the broker in the same window, broker GC;
+    printed as one line and appended to probe.jsonl. Exit 1 when an event
+    has no verdict."""
+    meta = json.load(open(os.path.join(work, name + ".meta.json")))
+    ev_tsv = os.path.join(work, name + ".events.tsv")
+    vd_tsv = os.path.join(work, name + ".verdicts.tsv")
+    ev = {eid: ts for ts, eid in read_tsv(ev_tsv)}
+    decided = set(eid for _, eid in read_tsv(vd_tsv) if eid in ev)
+    warm_s = (meta["t0_ms"] - min(ev.values())) / 1000.0 if ev else 0
+    _, lat = join_latency(ev_tsv, vd_tsv, warm_s)
+    n = sum(1 for t in ev.values() if meta["t0_ms"] <= t <= meta["t1_ms"])
+    per = [round((b - a) / meta["clk_tck"] * 1e6 / max(n, 1), 1)
+           for a, b in zip(meta["ticks0"], meta["ticks1"])]
+    gc = gc_attribution(ev_tsv, vd_tsv, warm_s, gc_pauses(os.path.join(work, "kafka-gc.log")))
+    ok = len(ev) == meta["events"] and len(decided) == len(ev)
+    res = {"name": name, "variant": meta["variant"], "round": meta["round"], "rate": meta["rate"],
+           "status": "ok" if ok else "FAILED", "events": len(ev), "decided": len(decided),
+           **pcts(lat), "cpu_us_per_event": {"riskgate": per[0], "redis": per[1], "broker": per[2]},
+           "broker_gc": gc}
+    with open(os.path.join(work, "probe.jsonl"), "a") as f:
+        f.write(json.dumps(res) + "\n")
+    print("probe %-14s %s  p50 %s  p99 %s  p99.9 %s  max %s ms (%d events) | CPU us/event riskgate %s "
+          "redis %s broker %s | broker GC %d pauses, %d of %d events over 10 ms had one in flight" %
+          (name, res["status"], res["p50_ms"], res["p99_ms"], res["p999_ms"], res["max_ms"], res["samples"],
+           per[0], per[1], per[2], gc["broker_gc_pauses"] if gc else 0,
+           gc["events_over_10_ms_with_broker_gc_in_flight"] if gc else 0,
+           gc["events_over_10_ms"] if gc else 0), flush=True)
+    return 0 if ok else 1
+
+
+def probe_summary(work, cmd, env):
+    rows = [json.loads(l) for l in open(os.path.join(work, "probe.jsonl"))]
+    print("\nprobe summary (each variant: its rounds in order)")
+    for v in dict.fromkeys(r["variant"] for r in rows):
+        rs = [r for r in rows if r["variant"] == v]
+        print("  %-14s p99 %s ms | p50 %s ms | riskgate CPU %s us/event | redis %s | broker %s" %
+              (v, "/".join(str(r["p99_ms"]) for r in rs), "/".join(str(r["p50_ms"]) for r in rs),
+               "/".join(str(r["cpu_us_per_event"]["riskgate"]) for r in rs),
+               "/".join(str(r["cpu_us_per_event"]["redis"]) for r in rs),
+               "/".join(str(r["cpu_us_per_event"]["broker"]) for r in rs)))
+    print("reproduce: %s%s" % (env + " " if env else "", cmd.strip()))
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "eps":
         print("%.1f" % eps_of(read_tsv(sys.argv[2])))
         return 0
     if len(sys.argv) == 4 and sys.argv[1] == "bench":
         return bench(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] == "probe":
+        return probe(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "probe-summary":
+        return probe_summary(sys.argv[2], sys.argv[3], sys.argv[4])
     if len(sys.argv) == 4 and sys.argv[1] == "soak":
         return soak(sys.argv[2], sys.argv[3])
     print(__doc__, file=sys.stderr)

@@ -2,9 +2,10 @@
  * tsread.c - dump (timestamp, event_id) of every message of a topic, for
  * the benchmark's latency join and its "one verdict per event" check.
  *
- *   tsread BROKERS TOPIC > out.tsv
+ *   tsread BROKERS TOPIC [SINCE_MS] > out.tsv
  *
- * Reads every partition of TOPIC from the beginning up to the high
+ * Reads every partition of TOPIC from the beginning (or from the first
+ * message with a timestamp >= SINCE_MS, epoch milliseconds) up to the high
  * watermark it had when tsread started, and prints one line per message:
  * "<timestamp ms>\t<partition>\t<event_id>\n". The timestamp is the
  * message's CreateTime (set by the producer when it was produced: gen for
@@ -38,10 +39,11 @@ int main(int argc, char **argv)
     int rc = 1, nparts = 0;
     int64_t n = 0, missing_id = 0;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s BROKERS TOPIC\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s BROKERS TOPIC [SINCE_MS]\n", argv[0]);
         return 2;
     }
+    int64_t since = argc == 4 ? strtoll(argv[3], NULL, 10) : -1;
     const char *topic = argv[2];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (rd_kafka_conf_set(c, "bootstrap.servers", argv[1], err, sizeof(err)) ||
@@ -77,6 +79,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "tsread: watermarks of %s[%d] unavailable\n", topic, p);
             rd_kafka_topic_partition_list_destroy(as);
             goto fail;
+        }
+        if (since >= 0) {
+            /* First offset with a timestamp >= since; none: nothing to read. */
+            rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(q, topic, p)->offset = since;
+            rd_kafka_resp_err_t qerr = rd_kafka_offsets_for_times(rk, q, 10000);
+            int64_t at = q->elems[0].offset;
+            rd_kafka_topic_partition_list_destroy(q);
+            if (qerr) {
+                fprintf(stderr, "tsread: offsets for time of %s[%d]: %s\n", topic, p,
+                        rd_kafka_err2str(qerr));
+                rd_kafka_topic_partition_list_destroy(as);
+                goto fail;
+            }
+            lo = at >= 0 ? at : hi[p];
         }
         pos[p] = lo;
         if (hi[p] > lo) {

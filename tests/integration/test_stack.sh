@@ -166,6 +166,7 @@ it_assert_eq "$(it_count_lines "$IT_TMP/again.txt")" 1000 "after kafka restart a
 # timeline at --start (the benchmark preloads history a day back this way)
 BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
 start_ms=$((($(date +%s) - 2 * 86400) * 1000))
+gen_t0=$(date +%s%3N)
 "$BIN" gen --brokers "$RISKGATE_KAFKA_BOOTSTRAP" --topic "$RISKGATE_TOPIC_OUT" \
     --feedback-topic "$RISKGATE_TOPIC_FEEDBACK" --count 200 --users 50 --seed 4 --fraud-share 0 --malformed 0 \
     --sim-time --start "$start_ms" --linger-ms 0 > "$IT_TMP/gen-sim.out" 2>&1 || it_fail "gen --sim-time" "gen failed"
@@ -190,6 +191,26 @@ if "$BIN" gen --brokers "$RISKGATE_KAFKA_BOOTSTRAP" --count 1 --linger-ms -1 > "
 else
     it_assert_eq "$(grep -c 'linger-ms must be' "$IT_TMP/gen-bad.out")" 1 "gen --linger-ms -1 is refused with a message"
 fi
+
+# ---- the benchmark's helpers on this broker: tsread from a time on (the
+# 200 gen messages above were produced after gen_t0), and the broker's GC
+# log with wall-clock stamps that bench/report.py reads
+TSREAD=$IT_REPO/build/bench/tsread
+"$TSREAD" "$RISKGATE_KAFKA_BOOTSTRAP" "$RISKGATE_TOPIC_OUT" "$gen_t0" > "$IT_TMP/ts-since.tsv" 2> /dev/null
+it_assert_eq "$(wc -l < "$IT_TMP/ts-since.tsv")" 200 "tsread SINCE_MS reads the messages produced after it"
+"$TSREAD" "$RISKGATE_KAFKA_BOOTSTRAP" "$RISKGATE_TOPIC_OUT" $(($(date +%s%3N) + 60000)) > "$IT_TMP/ts-future.tsv" 2> /dev/null
+it_assert_eq "$(wc -l < "$IT_TMP/ts-future.tsv")" 0 "tsread SINCE_MS in the future reads nothing"
+gc_check=$(/usr/bin/python3 - "$IT_REPO/bench" "$STACK_DIR/kafka-gc.log" <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import report
+p = report.gc_pauses(sys.argv[2])
+now = time.time() * 1000
+print("ok" if p and all(0 <= e - s < 5000 and now - 3600e3 < e <= now + 1000 for s, e in p)
+      else "%d pauses: %s" % (len(p), p[:3]))
+PY
+)
+it_assert_eq "$gc_check" ok "the broker's GC log has wall-clock pauses bench/report.py can read"
 
 # ---- down leaves nothing running
 kafka_pid=$KAFKA_PID redis_pid=$REDIS_PID
