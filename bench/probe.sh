@@ -102,7 +102,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         since=$(( $(date +%s%3N) - 1000 ))
         BENCH_CONFIG=$conf bench_rg_start "$probe" RISKGATE_KAFKA_GROUP_ID=probe "${envs[@]}"
         bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --count "$PER_PROBE" --rate "$RATE" \
-            --users "$USERS" --seed "$seed" --sim-time \
+            --users "$USERS" --seed "$seed" --world-seed 1 --sim-time \
             --start $((T0 + (PRELOAD + (k - 1) * PER_PROBE) * 50)) \
             > "$BENCH_WORK/gen-$probe.out" 2>&1 &
         GEN_PID=$!

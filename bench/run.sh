@@ -42,8 +42,9 @@
 #      events) first through the pass-through (the floor: Kafka alone), then
 #      appended to `transactions`, with its feedback, while the max run's
 #      riskgate process, still running, consumes them (as a deployment does:
-#      warm cache, warm connections): the users' histories continue (their
-#      event time runs from after the preload's up to now), the per-partition
+#      warm cache, warm connections): the users' histories continue (the
+#      preload's world, --world-seed 1, with their devices, IPs and homes;
+#      their event time runs from after the preload's up to now), the per-partition
 #      replay marks see new offsets, and every event updates its profiles as
 #      in production. (Until 2026-11-28 this run used its own topic and a
 #      fresh process: offsets below the marks the max run left made profile
@@ -192,7 +193,7 @@ for ((i = 0; i < 600; i++)); do
 done
 bench_cpu_ticks "$KAFKA_PID" > "$BENCH_WORK/rate-pt.broker0"
 bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic bench.rate.pt.in --feedback-topic bench.rate.pt.fb \
-    --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 \
+    --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 --world-seed 1 \
     --linger-ms "$GEN_LINGER_MS" \
     > "$BENCH_WORK/gen-rate-pt.out" 2> "$BENCH_WORK/gen-rate-pt.err"
 wait "$PT_PID"
@@ -208,7 +209,7 @@ bench_redis_snapshot "$BENCH_WORK/rate.redis0"
 RATE_FB=bench.rate.fb
 [ "$FEEDBACK" = 1 ] && RATE_FB=risk-feedback
 bench_run "$BENCH_BIN" gen --brokers "$BENCH_BROKERS" --topic transactions --feedback-topic "$RATE_FB" \
-    --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 \
+    --rate "$HALF" --count "$RATE_EVENTS" --sim-time --users "$USERS" --seed 2 --world-seed 1 \
     --linger-ms "$GEN_LINGER_MS" \
     > "$BENCH_WORK/gen-rate.out" 2> "$BENCH_WORK/gen-rate.err" &
 GEN_PID=$!

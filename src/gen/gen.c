@@ -46,7 +46,9 @@ const char *const rg_gen_bad_name[RG_BAD_COUNT] = {
 struct gen_opts {
     const char *out, *feedback_out, *truth_out;
     const char *brokers, *topic, *feedback_topic;
-    uint64_t seed;
+    uint64_t seed;          /* the event stream: ids, choices, new devices */
+    uint64_t world_seed;    /* the users, devices, merchants (default: seed) */
+    bool world_seed_set;
     int64_t count;          /* -1: not given */
     double rate, duration;  /* 0: not given */
     uint32_t users;
@@ -299,7 +301,7 @@ static void make_normal(struct gen *g, int64_t t, struct rg_gen_ev *ev)
     ev->amount_minor = rg_gen_amount(&g->r, ev->cat, u->spend / 255.0, rg_gen_ccy_find(ev->currency));
     double x = rg_gen_unif(&g->r);
     if (x < 0.003)
-        ev->device = rg_gen_hash2(g->w.seed ^ 0x6e6577646576ULL, g->seq); /* rare new device */
+        ev->device = rg_gen_hash2(g->o.seed ^ 0x6e6577646576ULL, g->seq); /* rare new device */
     else
         ev->device = u->dev[(u->ndev == 2 && x > 0.8) ? 1 : 0];
     put_home_ip(g, user, rg_gen_unif(&g->r) < (ev->chan == RG_CH_CARRIER ? 0.7 : 0.2), ev->ip);
@@ -351,7 +353,7 @@ static void start_instance(struct gen *g, int64_t t)
     struct inst *in = &g->inst[id];
     memset(in, 0, sizeof(*in));
     in->scen = pick_scenario(g);
-    uint64_t tag = rg_gen_hash2(g->w.seed ^ 0x6672617564ULL, g->inst_counter++);
+    uint64_t tag = rg_gen_hash2(g->o.seed ^ 0x6672617564ULL, g->inst_counter++);
     in->device = tag;
     switch (in->scen) {
     case RG_SCEN_GIFTCARD:
@@ -535,7 +537,7 @@ static int emit_feedback(struct gen *g, const struct fb_item *it)
         g->n_settings++;
     } else {
         RG_GEN_LIT(b, "{\"type\":\"label\",\"event_id\":");
-        rg_gen_put_event_id(b, g->w.seed, it->seq);
+        rg_gen_put_event_id(b, g->o.seed, it->seq);
         RG_GEN_LIT(b, ",\"user_id\":");
         rg_gen_put_user_id(b, it->user);
         RG_GEN_LIT(b, ",\"merchant_id\":\"m");
@@ -572,13 +574,13 @@ static int drain_feedback(struct gen *g, int64_t now, bool all)
 static int emit_event(struct gen *g, struct rg_gen_ev *ev)
 {
     int rc;
-    rg_gen_encode_event(&g->eb, g->w.seed, ev);
+    rg_gen_encode_event(&g->eb, g->o.seed, ev);
     if ((rc = put_line(g, RG_STREAM_EVENTS, &g->eb, ev->user)))
         return rc;
     if (g->o.truth_out) {
         struct rg_gen_buf *b = &g->tb;
         RG_GEN_LIT(b, "{\"event_id\":");
-        rg_gen_put_event_id(b, g->w.seed, ev->seq);
+        rg_gen_put_event_id(b, g->o.seed, ev->seq);
         RG_GEN_LIT(b, ",\"user_id\":");
         rg_gen_put_user_id(b, ev->user);
         RG_GEN_LIT(b, ",\"scenario\":");
@@ -626,7 +628,9 @@ static void usage(FILE *f)
           "  --brokers HOST:PORT --topic T --feedback-topic T   Kafka mode (default when no --out;\n"
           "                          brokers default to $RISKGATE_KAFKA_BOOTSTRAP)\n"
           "  --truth-out FILE       ground truth, one JSON line per event\n"
-          "  --seed N               PRNG seed (default 1)\n"
+          "  --seed N               PRNG seed of the event stream and its event ids (default 1)\n"
+          "  --world-seed N         seed of the users, devices, merchants (default: --seed); the\n"
+          "                         same world with another --seed continues the same users\n"
           "  --count N              number of events (default 10000 without --rate)\n"
           "  --rate R --duration S  R events/s for S seconds (Kafka: paced in real time)\n"
           "  --sim-time             Kafka mode: simulated event time (--sim-rate, default 20/s)\n"
@@ -660,7 +664,7 @@ static int parse_num(const char *name, const char *s, double lo, double hi, doub
 static int parse_opts(struct gen_opts *o, int argc, char **argv)
 {
     enum { O_OUT = 256, O_FB_OUT, O_TRUTH, O_BROKERS, O_TOPIC, O_FB_TOPIC, O_SEED, O_COUNT,
-           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_SIM_TIME, O_LINGER, O_HELP };
+           O_RATE, O_DURATION, O_USERS, O_FRAUD, O_DELAY, O_LEGIT, O_BAD, O_START, O_SIM, O_SIM_TIME, O_LINGER, O_WORLD_SEED, O_HELP };
     static const struct option lo[] = {
         { "out", required_argument, NULL, O_OUT },
         { "feedback-out", required_argument, NULL, O_FB_OUT },
@@ -669,6 +673,7 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
         { "topic", required_argument, NULL, O_TOPIC },
         { "feedback-topic", required_argument, NULL, O_FB_TOPIC },
         { "seed", required_argument, NULL, O_SEED },
+        { "world-seed", required_argument, NULL, O_WORLD_SEED },
         { "count", required_argument, NULL, O_COUNT },
         { "rate", required_argument, NULL, O_RATE },
         { "duration", required_argument, NULL, O_DURATION },
@@ -712,6 +717,12 @@ static int parse_opts(struct gen_opts *o, int argc, char **argv)
             if (parse_num("seed", optarg, 0, 9007199254740992.0, &v))
                 return RG_EINVAL;
             o->seed = (uint64_t)v;
+            break;
+        case O_WORLD_SEED:
+            if (parse_num("world-seed", optarg, 0, 9007199254740992.0, &v))
+                return RG_EINVAL;
+            o->world_seed = (uint64_t)v;
+            o->world_seed_set = true;
             break;
         case O_COUNT:
             if (parse_num("count", optarg, 0, 1e12, &v))
@@ -983,7 +994,7 @@ int rg_gen_main(int argc, char **argv)
     }
     struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
     bool sig_installed = false;
-    if (rg_gen_world_init(&g->w, g->o.seed, g->o.users) ||
+    if (rg_gen_world_init(&g->w, g->o.world_seed_set ? g->o.world_seed : g->o.seed, g->o.users) ||
         rg_gen_buf_init(&g->eb, 16384) || rg_gen_buf_init(&g->fb, 1024) ||
         rg_gen_buf_init(&g->tb, 1024)) {
         fprintf(stderr, "riskgate gen: out of memory\n");

@@ -405,6 +405,75 @@ static void test_determinism(void **state)
     file_free(&f);
 }
 
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* "user|device" of every event of a file, sorted, for lookups. */
+static char **user_devices(const char *path, size_t *n, const char *id_prefix)
+{
+    struct file f;
+    file_read(&f, path);
+    char **v = calloc(f.n, sizeof(char *));
+    assert_non_null(v);
+    for (size_t i = 0; i < f.n; i++) {
+        cJSON *j = cJSON_Parse(f.line[i]);
+        assert_non_null(j);
+        assert_true(strncmp(str(j, "event_id"), id_prefix, strlen(id_prefix)) == 0);
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s|%s", str(j, "user_id"), str(j, "device_id"));
+        v[i] = strdup(buf);
+        cJSON_Delete(j);
+    }
+    *n = f.n;
+    file_free(&f);
+    qsort(v, *n, sizeof(char *), cmp_str);
+    return v;
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* --world-seed keeps the users (their devices) while --seed changes the
+ * stream and the event ids: how the benchmark continues the preload's users
+ * in its rate run. */
+static void test_world_seed_continues_users(void **state)
+{
+    (void)state;
+    char a[128], b[128], c[128];
+    path_of(a, sizeof a, "w_a.jsonl");
+    path_of(b, sizeof b, "w_b.jsonl");
+    path_of(c, sizeof c, "w_c.jsonl");
+    assert_int_equal(run_gen("--out", a, "--count", "20000", "--users", "1000", "--seed", "1",
+                             "--fraud-share", "0", NULL), 0);
+    assert_int_equal(run_gen("--out", b, "--count", "5000", "--users", "1000", "--seed", "2",
+                             "--world-seed", "1", "--fraud-share", "0", NULL), 0);
+    assert_int_equal(run_gen("--out", c, "--count", "5000", "--users", "1000", "--seed", "2",
+                             "--fraud-share", "0", NULL), 0);
+    size_t na, nb, nc;
+    char **va = user_devices(a, &na, "e-1_");
+    char **vb = user_devices(b, &nb, "e-2_");
+    char **vc = user_devices(c, &nc, "e-2_");
+    size_t kb = 0, kc = 0;
+    for (size_t i = 0; i < nb; i++)
+        kb += bsearch(&vb[i], va, na, sizeof(char *), cmp_str) != NULL;
+    for (size_t i = 0; i < nc; i++)
+        kc += bsearch(&vc[i], va, na, sizeof(char *), cmp_str) != NULL;
+    /* the same world: users on the devices they had (a few new ones are
+     * part of the model); another world: other devices */
+    assert_true(kb > nb * 95 / 100);
+    assert_true(kc < nc / 100);
+    assert_false(files_equal(b, c));
+    free_strs(va, na);
+    free_strs(vb, nb);
+    free_strs(vc, nc);
+}
+
 static void test_contract_and_ranges(void **state)
 {
     (void)state;
@@ -866,6 +935,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_world_seed_continues_users),
         cmocka_unit_test(test_contract_and_ranges),
         cmocka_unit_test(test_user_popularity_skewed),
         cmocka_unit_test(test_daily_rhythm),
