@@ -214,6 +214,15 @@ def gc_attribution(events_tsv, out_tsv, warmup_s, pauses, slow_ms=10, lead_ms=50
             "events_measured": len(seen)}
 
 
+def p99_spread(rows, warmup_s):
+    """Median, lowest and highest per-second p99 after the warm-up: whether
+    the tail is spread over the run or made by a few bad seconds."""
+    v = sorted(r[3] for r in rows if r[0] >= warmup_s and r[1] > 0)
+    if not v:
+        return None
+    return {"median_ms": pct(v, 0.5), "min_ms": v[0], "max_ms": v[-1], "seconds": len(v)}
+
+
 def pcts(lat):
     return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "p999_ms": pct(lat, 0.999),
             "max_ms": lat[-1] if lat else None, "samples": len(lat)}
@@ -318,6 +327,7 @@ def bench(work, prefix):
                                  "passthrough_after_warmup": pcts(pt_lat),
                                  "passthrough_incl_warmup": pcts(pt_all),
                                  "per_second": series,
+                                 "per_second_p99_after_warmup": p99_spread(series["riskgate"], warm),
                                  "broker_gc": {"riskgate": gc_rate, "passthrough": gc_pt}},
         "redis_cmds_per_event": mx_redis["cmds_sent_per_event"],
         "redis_cmds_per_event_at_half_rate": rate_redis["cmds_sent_per_event"],
@@ -413,10 +423,14 @@ def print_bench(res, prefix):
     p("      (events produced by gen with linger.ms=%s; the pass-through rows are Kafka alone)" %
       res["gen_linger_ms"])
     for k, v in res["latency_at_half_rate"].items():
-        if k in ("per_second", "broker_gc"):
+        if k in ("per_second", "broker_gc", "per_second_p99_after_warmup"):
             continue
         p("      %-26s p50 %s  p99 %s  p99.9 %s  max %s ms (%d events)" %
           (k, v["p50_ms"], v["p99_ms"], v["p999_ms"], v["max_ms"], v["samples"]))
+    sp = res["latency_at_half_rate"]["per_second_p99_after_warmup"]
+    if sp:
+        p("      per-second p99 after the warm-up: median %s ms, best %s ms, worst %s ms (%d seconds)" %
+          (sp["median_ms"], sp["min_ms"], sp["max_ms"], sp["seconds"]))
     for k, v in res["latency_at_half_rate"]["broker_gc"].items():
         if v:
             p("      %-26s broker GC: %d pauses, %.0f ms in all, longest %.0f ms; %d events over 10 ms, "
