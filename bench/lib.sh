@@ -72,6 +72,42 @@ bench_cleanup() {
     fi
 }
 
+# bench_trap_exit KEEP VAR...: install the EXIT/INT/TERM traps of a
+# benchmark script. On exit: stop the background jobs whose pids the named
+# variables hold (empty: none), then riskgate and the stack (bench_cleanup);
+# keep $BENCH_WORK when KEEP is 1 or the script failed, else remove it.
+bench_trap_exit() {
+    BENCH_KEEP_WORK=$1
+    shift
+    BENCH_BG_VARS="$*"
+    trap _bench_on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+_bench_on_exit() {
+    local rc=$? v p
+    for v in $BENCH_BG_VARS; do
+        p=${!v:-}
+        if [ -n "$p" ]; then
+            { kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; } || true
+        fi
+    done
+    bench_cleanup
+    if [ "$BENCH_KEEP_WORK" = 1 ] || [ $rc -ne 0 ]; then
+        bench_say "scratch kept: $BENCH_WORK"
+    else
+        rm -rf "$BENCH_WORK"
+    fi
+    exit $rc
+}
+
+# bench_gc_log: the broker's GC log (all of its files) into
+# $BENCH_WORK/kafka-gc.log, for bench/report.py.
+bench_gc_log() {
+    cat "$STACK_DIR"/kafka-gc.log.* "$STACK_DIR"/kafka-gc.log > "$BENCH_WORK/kafka-gc.log" 2>/dev/null || true
+}
+
 # bench_redis ARGS...: redis-cli against the stack's redis.
 bench_redis() {
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"

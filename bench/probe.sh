@@ -45,20 +45,7 @@ export BENCH_WORK
 . bench/lib.sh
 
 GEN_PID=
-on_exit() {
-    local rc=$?
-    [ -n "$GEN_PID" ] && { kill -TERM "$GEN_PID" 2>/dev/null; wait "$GEN_PID" 2>/dev/null; }
-    bench_cleanup
-    if [ "${PROBE_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
-        bench_say "scratch kept: $BENCH_WORK"
-    else
-        rm -rf "$BENCH_WORK"
-    fi
-    exit $rc
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_trap_exit "${PROBE_KEEP:-0}" GEN_PID
 
 for b in "$BENCH_BIN" "$BENCH_TSREAD"; do
     [ -x "$b" ] || { bench_say "missing $b (run make)"; exit 1; }
@@ -119,7 +106,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
             | awk -F'\t' -v p="e-${seed}_" 'index($3, p) == 1' > "$BENCH_WORK/$probe.events.tsv"
         bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts "$since" 2> /dev/null \
             | awk -F'\t' -v p="e-${seed}_" 'index($3, p) == 1' > "$BENCH_WORK/$probe.verdicts.tsv"
-        cat "$STACK_DIR"/kafka-gc.log.* "$STACK_DIR"/kafka-gc.log > "$BENCH_WORK/kafka-gc.log" 2>/dev/null || true
+        bench_gc_log
         printf '{"name":"%s","variant":"%s","round":%d,"rate":%d,"events":%d,"t0_ms":%s,"t1_ms":%s,"ticks0":[%s],"ticks1":[%s],"clk_tck":%s}\n' \
             "$probe" "$name" "$r" "$RATE" "$PER_PROBE" "$t0" "$t1" "${c0// /,}" "${c1// /,}" \
             "$BENCH_CLK_TCK" > "$BENCH_WORK/$probe.meta.json"

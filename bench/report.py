@@ -38,7 +38,6 @@ import sys
 LUA_INNER = {"append", "get", "hget", "hincrby", "hmget", "hset", "pexpire", "set", "setrange"}
 _SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "profile", "scripts.h")
 if os.path.exists(_SCRIPTS):
-    import re
     _names = set(m.lower() for m in re.findall(r"redis\.p?call\(\s*'([A-Za-z]+)'", open(_SCRIPTS).read()))
     if _names:
         LUA_INNER = _names
@@ -118,38 +117,43 @@ def pct(sorted_vals, q):
     return sorted_vals[i]
 
 
-def join_latency(events_tsv, out_tsv, warmup_s):
+def joined(events_tsv, out_tsv):
+    """Read a run's events and outputs once: ({event_id: event ts},
+    [(event ts, output ts)] for the first output of each event, in output
+    order). Latency, the per-second series and the GC attribution are all
+    computed from this."""
+    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    seen, pairs = set(), []
+    for ts, eid in read_tsv(out_tsv):
+        if eid in ev and eid not in seen:
+            seen.add(eid)
+            pairs.append((ev[eid], ts))
+    return ev, pairs
+
+
+def join_latency(j, warmup_s):
     """Latencies (ms) of the first output per event, split at warmup_s
     seconds after the first event: (all, after_warmup)."""
-    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    ev, pairs = j
     if not ev:
         return [], []
     t_warm = min(ev.values()) + warmup_s * 1000
-    seen, lat, steady = set(), [], []
-    for ts, eid in read_tsv(out_tsv):
-        if eid in ev and eid not in seen:
-            seen.add(eid)
-            lat.append(ts - ev[eid])
-            if ev[eid] >= t_warm:
-                steady.append(ts - ev[eid])
-    lat.sort()
-    steady.sort()
+    lat = sorted(o - e for e, o in pairs)
+    steady = sorted(o - e for e, o in pairs if e >= t_warm)
     return lat, steady
 
 
-def per_second(events_tsv, out_tsv):
+def per_second(j):
     """[(second since the first event, events, p50, p99, max)] of latency
     by event CreateTime: shows whether the tail is a warm-up, periodic
     stalls or spread evenly."""
-    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    ev, pairs = j
     if not ev:
         return []
     t0 = min(ev.values())
-    buckets, seen = {}, set()
-    for ts, eid in read_tsv(out_tsv):
-        if eid in ev and eid not in seen:
-            seen.add(eid)
-            buckets.setdefault((ev[eid] - t0) // 1000, []).append(ts - ev[eid])
+    buckets = {}
+    for e, o in pairs:
+        buckets.setdefault((e - t0) // 1000, []).append(o - e)
     out = []
     for k in sorted(buckets):
         v = sorted(buckets[k])
@@ -179,27 +183,27 @@ def gc_pauses(path):
     return out
 
 
-def gc_attribution(events_tsv, out_tsv, warmup_s, pauses, slow_ms=10, lead_ms=50):
+def gc_attribution(j, warmup_s, pauses, slow_ms=10, lead_ms=50):
     """How the broker's GC pauses line up with the slow events after the
     warm-up: pauses in that window, and how many events slower than slow_ms
     had a pause in flight (overlapping [produced - lead_ms, verdict]: an
     event produced just after a pause still waits for the backlog it left)."""
-    ev = {eid: ts for ts, eid in read_tsv(events_tsv)}
+    ev, pairs = j
     if not ev:
         return None
     t_warm = min(ev.values()) + warmup_s * 1000
     starts = [p[0] for p in pauses]
-    slow = with_gc = 0
-    seen, t_last = set(), t_warm
-    for ts, eid in read_tsv(out_tsv):
-        if eid not in ev or eid in seen or ev[eid] < t_warm:
+    slow = with_gc = measured = 0
+    t_last = t_warm
+    for e, ts in pairs:
+        if e < t_warm:
             continue
-        seen.add(eid)
+        measured += 1
         t_last = max(t_last, ts)
-        if ts - ev[eid] <= slow_ms:
+        if ts - e <= slow_ms:
             continue
         slow += 1
-        lo, hi = ev[eid] - lead_ms, ts
+        lo, hi = e - lead_ms, ts
         # the last pause to start before the verdict ends latest (pauses do
         # not overlap): it overlaps the flight iff it ends after lo
         i = bisect.bisect_right(starts, hi)
@@ -211,7 +215,7 @@ def gc_attribution(events_tsv, out_tsv, warmup_s, pauses, slow_ms=10, lead_ms=50
             "broker_gc_pause_ms_max": round(max(durs), 1) if durs else 0.0,
             "events_over_%d_ms" % slow_ms: slow,
             "events_over_%d_ms_with_broker_gc_in_flight" % slow_ms: with_gc,
-            "events_measured": len(seen)}
+            "events_measured": measured}
 
 
 def p99_spread(rows, warmup_s):
@@ -261,20 +265,15 @@ def bench(work, prefix):
     warm = params.get("warmup_s", 5)
     vr = read_tsv(os.path.join(work, "rate.verdicts.tsv"))
     rate_check = check_one_verdict(vr, rate["events"], "half-rate run", problems)
-    lat_all, lat = join_latency(os.path.join(work, "rate.events.tsv"),
-                                os.path.join(work, "rate.verdicts.tsv"), warm)
-    pt_all, pt_lat = join_latency(os.path.join(work, "rate-pt.events.tsv"),
-                                  os.path.join(work, "rate-pt.out.tsv"), warm)
+    rate_j = joined(os.path.join(work, "rate.events.tsv"), os.path.join(work, "rate.verdicts.tsv"))
+    pt_j = joined(os.path.join(work, "rate-pt.events.tsv"), os.path.join(work, "rate-pt.out.tsv"))
+    lat_all, lat = join_latency(rate_j, warm)
+    pt_all, pt_lat = join_latency(pt_j, warm)
     series = {"columns": ["second", "events", "p50_ms", "p99_ms", "max_ms"],
-              "riskgate": per_second(os.path.join(work, "rate.events.tsv"),
-                                     os.path.join(work, "rate.verdicts.tsv")),
-              "passthrough": per_second(os.path.join(work, "rate-pt.events.tsv"),
-                                        os.path.join(work, "rate-pt.out.tsv"))}
+              "riskgate": per_second(rate_j), "passthrough": per_second(pt_j)}
     pauses = gc_pauses(os.path.join(work, "kafka-gc.log"))
-    gc_rate = gc_attribution(os.path.join(work, "rate.events.tsv"),
-                             os.path.join(work, "rate.verdicts.tsv"), warm, pauses)
-    gc_pt = gc_attribution(os.path.join(work, "rate-pt.events.tsv"),
-                           os.path.join(work, "rate-pt.out.tsv"), warm, pauses)
+    gc_rate = gc_attribution(rate_j, warm, pauses)
+    gc_pt = gc_attribution(pt_j, warm, pauses)
     if len(pt_all) != rate["events"]:
         problems.append("half-rate pass-through: %d copies, want %d" % (len(pt_all), rate["events"]))
     pt_b0 = int(open(os.path.join(work, "passthrough.broker0")).read() or 0)
@@ -533,17 +532,17 @@ def probe(work, name):
     meta = json.load(open(os.path.join(work, name + ".meta.json")))
     ev_tsv = os.path.join(work, name + ".events.tsv")
     vd_tsv = os.path.join(work, name + ".verdicts.tsv")
-    ev = {eid: ts for ts, eid in read_tsv(ev_tsv)}
-    decided = set(eid for _, eid in read_tsv(vd_tsv) if eid in ev)
+    j = joined(ev_tsv, vd_tsv)
+    ev, decided = j[0], len(j[1])
     warm_s = (meta["t0_ms"] - min(ev.values())) / 1000.0 if ev else 0
-    _, lat = join_latency(ev_tsv, vd_tsv, warm_s)
+    _, lat = join_latency(j, warm_s)
     n = sum(1 for t in ev.values() if meta["t0_ms"] <= t <= meta["t1_ms"])
     per = [round((b - a) / meta["clk_tck"] * 1e6 / max(n, 1), 1)
            for a, b in zip(meta["ticks0"], meta["ticks1"])]
-    gc = gc_attribution(ev_tsv, vd_tsv, warm_s, gc_pauses(os.path.join(work, "kafka-gc.log")))
-    ok = len(ev) == meta["events"] and len(decided) == len(ev)
+    gc = gc_attribution(j, warm_s, gc_pauses(os.path.join(work, "kafka-gc.log")))
+    ok = len(ev) == meta["events"] and decided == len(ev)
     res = {"name": name, "variant": meta["variant"], "round": meta["round"], "rate": meta["rate"],
-           "status": "ok" if ok else "FAILED", "events": len(ev), "decided": len(decided),
+           "status": "ok" if ok else "FAILED", "events": len(ev), "decided": decided,
            **pcts(lat), "cpu_us_per_event": {"riskgate": per[0], "redis": per[1], "broker": per[2]},
            "broker_gc": gc}
     with open(os.path.join(work, "probe.jsonl"), "a") as f:

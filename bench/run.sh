@@ -90,22 +90,7 @@ export BENCH_WORK
 
 PT_PID=
 GEN_PID=
-on_exit() {
-    local rc=$?
-    for p in $PT_PID $GEN_PID; do
-        { kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; } || true
-    done
-    bench_cleanup
-    if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
-        bench_say "scratch kept: $BENCH_WORK"
-    else
-        rm -rf "$BENCH_WORK"
-    fi
-    exit $rc
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_trap_exit "${BENCH_KEEP:-0}" PT_PID GEN_PID
 
 for b in "$BENCH_BIN" "$BENCH_PT" "$BENCH_TSREAD"; do
     [ -x "$b" ] || { bench_say "missing $b (run make)"; exit 1; }
@@ -223,7 +208,7 @@ awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/transactions.tsv" > "$BENCH_WORK/rate.eve
 bench_run "$BENCH_TSREAD" "$BENCH_BROKERS" verdicts > "$BENCH_WORK/verdicts.tsv"
 awk -F'\t' '$3 ~ /^e-2_/' "$BENCH_WORK/verdicts.tsv" > "$BENCH_WORK/rate.verdicts.tsv"
 # the broker's GC pauses (wall clock), to attribute the latency tail
-cat "$STACK_DIR"/kafka-gc.log.* "$STACK_DIR"/kafka-gc.log > "$BENCH_WORK/kafka-gc.log" 2>/dev/null || true
+bench_gc_log
 
 # ---- 5. scaling
 bench_say "[5/5] scaling: users {$SCALE_USERS} x workers {$SCALE_WORKERS}, $SCALE_EVENTS events each"

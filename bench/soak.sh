@@ -43,22 +43,7 @@ export BENCH_WORK
 . bench/lib.sh
 
 GEN_PID=
-on_exit() {
-    local rc=$?
-    if [ -n "$GEN_PID" ]; then
-        { kill -TERM "$GEN_PID" 2>/dev/null && wait "$GEN_PID" 2>/dev/null; } || true
-    fi
-    bench_cleanup
-    if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
-        bench_say "scratch kept: $BENCH_WORK"
-    else
-        rm -rf "$BENCH_WORK"
-    fi
-    exit $rc
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_trap_exit "${BENCH_KEEP:-0}" GEN_PID
 
 [ -x "$BENCH_BIN" ] || { bench_say "missing $BENCH_BIN (run make)"; exit 1; }
 EVENTS=$((RATE * DURATION))

@@ -88,7 +88,6 @@ struct rg_conf {
 /* Defaults only (no file). Caller frees with rg_conf_free. */
 struct rg_conf *rg_conf_new_default(void);
 
-
 /* Load from a buffer (named file for messages); then apply environment
  * overrides. Returns 0 or RG_EPARSE with every problem in d. */
 int rg_conf_load_buf(const char *buf, size_t len, const char *file,
