@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config librdkafka-dev libhiredis-dev libcjson-dev libyaml-dev
       libssl-dev libmicrohttpd-dev libck-dev libcmocka-dev redis-server kcat
       openjdk-17-jre-headless maven python3 python3-numpy python3-xgboost python3-sklearn
-      libxgboost-dev python3-matplotlib curl procps bc)
+      libxgboost-dev python3-matplotlib curl procps bc openssl iproute2)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("riskgate %s\n", RISKGATE_VERSION);
+        printf("riskgate %s\nlibrdkafka %s\n", RISKGATE_VERSION, rd_kafka_version_str());
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

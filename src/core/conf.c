@@ -57,7 +57,9 @@ static const struct conf_key g_keys[] = {
     { "kafka", "properties", K_PROPS, RG_KAFKA_BOTH, "", 0, 0, NULL,
       "librdkafka properties for consumer and producer (security.protocol, sasl.mechanism, "
       "sasl.username, ssl.ca.location, ...), applied after riskgate's own client settings. "
-      "Refused: the ones riskgate's delivery guarantees rest on (see \"Kafka client properties\" below)." },
+      "A value may name environment variables as ${NAME} (secrets: `sasl.password: "
+      "${KAFKA_PASSWORD}`). Refused: the ones riskgate's delivery guarantees rest on (see "
+      "\"Kafka client properties\" below)." },
     { "kafka", "producer_properties", K_PROPS, RG_KAFKA_PRODUCER, "", 0, 0, NULL,
       "librdkafka properties for the verdict producer only (linger.ms, compression.type, "
       "batch.num.messages, ...); win over kafka.properties." },
@@ -262,6 +264,72 @@ static int add_prop(struct rg_conf *c, enum rg_kafka_scope scope, const char *ke
     return 0;
 }
 
+/* A copy of a kafka property value with every ${NAME} replaced by the
+ * environment variable NAME, so secrets (sasl.password, ssl.key.password)
+ * need not sit in the file; "$${" is a literal "${". NULL with the reason
+ * in `why` (never the value: it may be a secret) when a reference is
+ * malformed or names an unset variable. */
+static char *expand_env_refs(const char *s, char *why, size_t why_cap)
+{
+    size_t cap = strlen(s) + 1, n = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        snprintf(why, why_cap, "out of memory");
+        return NULL;
+    }
+    while (*s) {
+        const char *add = s;
+        size_t len = 1;
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+            add = s + 1; /* "$${" -> "${" */
+            len = 2;
+            s += 3;
+        } else if (s[0] == '$' && s[1] == '{') {
+            const char *name = s + 2, *end = name;
+            while (isalnum((unsigned char)*end) || *end == '_')
+                end++;
+            if (*end != '}' || end == name || isdigit((unsigned char)*name)) {
+                snprintf(why, why_cap, "'${' must start a reference ${NAME} to an environment "
+                                       "variable (write '$${' for a literal '${')");
+                free(out);
+                return NULL;
+            }
+            char var[64];
+            if ((size_t)(end - name) >= sizeof(var)) {
+                snprintf(why, why_cap, "environment variable name too long");
+                free(out);
+                return NULL;
+            }
+            memcpy(var, name, (size_t)(end - name));
+            var[end - name] = '\0';
+            add = getenv(var);
+            if (!add) {
+                snprintf(why, why_cap, "environment variable %s is not set", var);
+                free(out);
+                return NULL;
+            }
+            len = strlen(add);
+            s = end + 1;
+        } else {
+            s++;
+        }
+        if (n + len + 1 > cap) {
+            cap = (n + len + 1) * 2;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                free(out);
+                snprintf(why, why_cap, "out of memory");
+                return NULL;
+            }
+            out = nb;
+        }
+        memcpy(out + n, add, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* Names of the keys of one section (or the sections when section is NULL)
  * for "did you mean". */
 static size_t key_names(const char *section, const char **out, size_t cap)
@@ -346,9 +414,17 @@ static void load_section(struct rg_conf *c, const char *file, const char *sectio
                                  pk->str, why);
                     continue;
                 }
-                if (add_prop(c, (enum rg_kafka_scope)k->off, pk->str, pv->str) != 0)
+                char bad[96];
+                char *val = expand_env_refs(pv->str, bad, sizeof(bad));
+                if (!val) {
+                    rg_diags_add(d, file, pv->line, pv->col, NULL, "%s.%s.%s: %s", section,
+                                 k->key, pk->str, bad);
+                    continue;
+                }
+                if (add_prop(c, (enum rg_kafka_scope)k->off, pk->str, val) != 0)
                     rg_diags_add(d, file, pk->line, pk->col, NULL,
                                  "too many kafka properties (max %d)", RG_CONF_MAX_PROPS);
+                free(val);
             }
             continue;
         }

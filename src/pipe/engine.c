@@ -193,7 +193,11 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
         g_stop_req = 1;
         return;
     }
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)
+    /* Not ready until a broker answers again: readiness is set back by the
+     * next assignment, consumed event or delivery. A refused login or TLS
+     * handshake counts as unreachable (credentials rotated, CA changed). */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL)
         atomic_store(&e->kafka_ok, 0);
     /* Transient: librdkafka retries with backoff by itself; we say so. */
     RG_LOG_RATELIMITED(RG_LOG_WARN, "kafka", "%s: %s (retrying)",

@@ -4,6 +4,7 @@
  */
 #include "riskgate/kafka_conf.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "riskgate/log.h"
@@ -62,13 +63,50 @@ const char *rg_kafka_prop_reserved(const char *name)
     return NULL;
 }
 
+bool rg_kafka_prop_secret(const char *name)
+{
+    static const char *const marks[] = { "password", "secret", "jaas", "ssl.key.pem",
+                                         "ssl_key", "oauthbearer.config", "certificate.pem" };
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (strstr(name, marks[i]))
+            return true;
+    return false;
+}
+
 static int set(rd_kafka_conf_t *kc, const char *name, const char *value, const char *from)
 {
     char err[512];
     if (rd_kafka_conf_set(kc, name, value, err, sizeof(err)) == RD_KAFKA_CONF_OK)
         return 0;
+    if (rg_kafka_prop_secret(name)) {
+        /* Never the value, nor librdkafka's message if it quotes it. */
+        RG_ERROR(MOD, "%s%s=(redacted): %s", from, name,
+                 *value && strstr(err, value) ? "rejected by librdkafka" : err);
+        return -1;
+    }
     RG_ERROR(MOD, "%s%s=%s: %s", from, name, value, err);
     return -1;
+}
+
+/* librdkafka before 2.6.1 sends a SCRAM client-final message with the
+ * client nonce appended twice; Kafka 4 brokers check the nonce strictly
+ * (RFC 5802) and refuse the login as "invalid credentials" (librdkafka
+ * #4895). Measured with Debian 12's 2.0.2 against the stack's Kafka 4.4
+ * (tests/integration/test_kafka_security.sh). */
+#define RG_RDKAFKA_SCRAM_FIXED 0x020601ff
+
+const char *rg_kafka_conf_advice(const rd_kafka_conf_t *kc, int lib_version)
+{
+    char mech[64];
+    size_t n = sizeof(mech);
+    if (rd_kafka_conf_get(kc, "sasl.mechanisms", mech, &n) != RD_KAFKA_CONF_OK)
+        return NULL;
+    if (strncmp(mech, "SCRAM-", 6) != 0 || lib_version >= RG_RDKAFKA_SCRAM_FIXED)
+        return NULL;
+    return "this librdkafka cannot log in with SCRAM to Kafka 4.0 or later brokers "
+           "(librdkafka #4895, fixed in 2.6.1): they refuse it as invalid credentials. "
+           "Against such brokers use sasl.mechanism PLAIN over SASL_SSL, OAUTHBEARER or "
+           "mutual TLS (docs/config.md)";
 }
 
 int rg_kafka_conf_apply(rd_kafka_conf_t *kc, const char *const *guarantees,
@@ -95,6 +133,9 @@ int rg_kafka_conf_apply(rd_kafka_conf_t *kc, const char *const *guarantees,
                 return -1;
         }
     }
+    const char *advice = rg_kafka_conf_advice(kc, rd_kafka_version());
+    if (advice)
+        RG_WARN(MOD, "librdkafka %s: %s", rd_kafka_version_str(), advice);
     return 0;
 }
 
@@ -106,6 +147,19 @@ void rg_kafka_conf_print_reference(FILE *out)
                  "only. They are applied after riskgate's own settings, in that order, so the "
                  "config wins over the defaults below and a client's own section wins over "
                  "`kafka.properties`. librdkafka checks names and values when riskgate starts.\n\n"
+                 "Any value may name environment variables as `${NAME}`, expanded when the "
+                 "config is loaded (`$${` is a literal `${`); an unset variable is a config "
+                 "error naming it and the line. Secrets belong there, not in the file: "
+                 "`sasl.password: ${RISKGATE_KAFKA_PASSWORD}`. riskgate never logs the value "
+                 "of a property whose name holds `password`, `secret`, `jaas`, "
+                 "`oauthbearer.config` or a PEM key.\n\n"
+                 "Security settings are librdkafka's own (`security.protocol`, `sasl.*`, "
+                 "`ssl.*`); tests/integration/test_kafka_security.sh runs riskgate against a "
+                 "broker with SASL_SSL (PLAIN) and with mutual TLS. With librdkafka before "
+                 "2.6.1 (Debian 12 ships 2.0.2), SCRAM logins to Kafka 4.0 or later brokers "
+                 "fail as invalid credentials (librdkafka #4895); riskgate warns at start-up. "
+                 "Use PLAIN over SASL_SSL, OAUTHBEARER or mutual TLS there, or SCRAM against "
+                 "Kafka 3.x.\n\n"
                  "| client | property | riskgate's default | why |\n|---|---|---|---|\n");
     for (const struct tunable *t = g_producer_tunables; t->name; t++)
         fprintf(out, "| producer | `%s` | `%s` | %s |\n", t->name, t->value, t->why);

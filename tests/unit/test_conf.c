@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "riskgate/conf.h"
 #include "riskgate/err.h"
@@ -262,6 +263,115 @@ static void test_kafka_reserved_properties_refused(void **state)
     rg_diags_fini(&d);
 }
 
+/* Secrets come from the environment (${NAME} in a property value), and a
+ * missing variable or a malformed reference is a load error at the value's
+ * line that names the variable, not the value. */
+static void test_kafka_property_env_refs(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    setenv("RG_TEST_SASL_PW", "pa${ss}word", 1); /* expanded once, not again */
+    setenv("RG_TEST_USER", "svc", 1);
+    const char *y = "kafka:\n  properties:\n"
+                    "    sasl.password: ${RG_TEST_SASL_PW}\n"
+                    "    sasl.username: u-${RG_TEST_USER}-${RG_TEST_USER}\n"
+                    "    client.id: 'a$${b}$c$'\n";
+    assert_int_equal(load(y, &d, &c), 0);
+    assert_int_equal(c->n_kafka_props, 3);
+    assert_string_equal(c->kafka_props[0].value, "pa${ss}word");
+    assert_string_equal(c->kafka_props[1].value, "u-svc-svc");
+    assert_string_equal(c->kafka_props[2].value, "a${b}$c$");
+    rg_conf_free(c);
+    c = NULL;
+
+    unsetenv("RG_TEST_UNSET_PW");
+    y = "kafka:\n  properties:\n"
+        "    sasl.password: ${RG_TEST_UNSET_PW}\n"     /* line 3, col 20 */
+        "  producer_properties:\n    client.id: x${1A}y\n" /* line 5 */
+        "  consumer_properties:\n    client.id: x${RG_TEST_USER\n";
+    assert_int_equal(load(y, &d, &c), RG_EPARSE);
+    assert_null(c);
+    assert_int_equal(d.n, 3);
+    assert_int_equal(d.v[0].line, 3);
+    assert_int_equal(d.v[0].col, 20);
+    assert_non_null(strstr(d.v[0].msg, "kafka.properties.sasl.password"));
+    assert_non_null(strstr(d.v[0].msg, "environment variable RG_TEST_UNSET_PW is not set"));
+    assert_int_equal(d.v[1].line, 5);
+    assert_non_null(strstr(d.v[1].msg, "'$${'"));
+    assert_int_equal(d.v[2].line, 7);
+    assert_null(strstr(d.v[2].msg, "x${"));
+    rg_diags_fini(&d);
+    unsetenv("RG_TEST_SASL_PW");
+    unsetenv("RG_TEST_USER");
+}
+
+/* A rejected property whose value is a secret is named, never printed:
+ * e.g. a Java client's sasl.jaas.config pasted into the config. */
+static void test_kafka_secret_values_never_logged(void **state)
+{
+    (void)state;
+    assert_true(rg_kafka_prop_secret("sasl.password"));
+    assert_true(rg_kafka_prop_secret("ssl.key.password"));
+    assert_true(rg_kafka_prop_secret("sasl.jaas.config"));
+    assert_true(rg_kafka_prop_secret("sasl.oauthbearer.client.secret"));
+    assert_false(rg_kafka_prop_secret("linger.ms"));
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    const char *y = "kafka:\n  properties:\n    sasl.jaas.config: 'PlainLoginModule "
+                    "required username=\"u\" password=\"hunter2-TOPSECRET\";'\n";
+    assert_int_equal(load(y, &d, &c), 0);
+    char path[] = "/tmp/rg-test-conf-log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    const char *own[] = { NULL };
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    int rc = rg_kafka_conf_apply(kc, own, c, RG_KAFKA_CONSUMER);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rd_kafka_conf_destroy(kc);
+    char buf[4096];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(rc, -1); /* librdkafka has no sasl.jaas.config */
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "kafka.properties.sasl.jaas.config=(redacted)"));
+    assert_null(strstr(buf, "TOPSECRET"));
+    rg_conf_free(c);
+    rg_diags_fini(&d);
+}
+
+/* SCRAM with a librdkafka that Kafka 4 brokers refuse gets a warning that
+ * names the way out; other mechanisms and fixed versions do not. */
+static void test_kafka_scram_advice(void **state)
+{
+    (void)state;
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    char err[256];
+    assert_null(rg_kafka_conf_advice(kc, 0x020002ff));
+    assert_int_equal(rd_kafka_conf_set(kc, "sasl.mechanism", "PLAIN", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_null(rg_kafka_conf_advice(kc, 0x020002ff));
+    assert_int_equal(rd_kafka_conf_set(kc, "sasl.mechanism", "SCRAM-SHA-512", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    const char *a = rg_kafka_conf_advice(kc, 0x020002ff); /* Debian 12's 2.0.2 */
+    assert_non_null(a);
+    assert_non_null(strstr(a, "2.6.1"));
+    assert_non_null(strstr(a, "PLAIN"));
+    assert_null(rg_kafka_conf_advice(kc, 0x020601ff));
+    assert_null(rg_kafka_conf_advice(kc, 0x020a00ff));
+    rd_kafka_conf_destroy(kc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +384,9 @@ int main(void)
         cmocka_unit_test(test_ytree_marks_and_scalars),
         cmocka_unit_test(test_kafka_properties_scoped_and_win),
         cmocka_unit_test(test_kafka_reserved_properties_refused),
+        cmocka_unit_test(test_kafka_property_env_refs),
+        cmocka_unit_test(test_kafka_secret_values_never_logged),
+        cmocka_unit_test(test_kafka_scram_advice),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
