@@ -128,6 +128,19 @@ static int cmd_check(int argc, char **argv)
     struct rg_decider *dc = NULL;
     if (c)
         rc |= rg_decider_load(c, rules, model, anomaly, &d, &dc);
+    /* librdkafka's own check of the client properties, as `run` would
+     * make it (it logs the property it refuses). */
+    static const char *const no_guarantees[] = { NULL };
+    static const struct { enum rg_kafka_scope scope; const char *name; } clients[] = {
+        { RG_KAFKA_PRODUCER, "producer" }, { RG_KAFKA_CONSUMER, "consumer" } };
+    for (size_t i = 0; c && i < sizeof(clients) / sizeof(clients[0]); i++) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        if (rg_kafka_conf_apply(kc, no_guarantees, c, clients[i].scope) != 0)
+            rg_diags_add(&d, cfg ? cfg : "<defaults>", 0, 0, NULL,
+                         "librdkafka refuses a property of the %s client (logged above)",
+                         clients[i].name);
+        rd_kafka_conf_destroy(kc);
+    }
     if (d.n > 0) {
         rg_diags_print(&d, stderr);
         fprintf(stderr, "riskgate check: %zu problem(s)\n", d.n);
