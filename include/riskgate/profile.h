@@ -210,6 +210,17 @@ int rg_profile_process_batch(struct rg_profile_store *s, const struct rg_txn *tx
  * mode a no-op returning 0. @locality the owning worker thread. */
 int rg_profile_flush(struct rg_profile_store *s);
 
+/* Forget every cached user profile, so that each is loaded from Redis again
+ * when its next event or feedback comes: call it when partitions may have
+ * moved to another instance of the consumer group (a revoke). Another
+ * instance may update those users meanwhile; a profile cached from before
+ * would hide its updates from the features and overwrite them at the next
+ * write-back. Dirty profiles are flushed first; those that cannot be
+ * written (Redis down) are dropped and counted in updates_dropped. Returns
+ * the number of users forgotten. In memory mode dirty profiles go to the
+ * map. @locality the owning worker thread. */
+size_t rg_profile_forget(struct rg_profile_store *s);
+
 /* Decode and apply one risk-feedback JSON event. Returns 0; RG_EPARSE /
  * RG_EINVAL with a reason in reason[reason_cap] for malformed input (send
  * it to the DLQ); RG_EAGAIN when Redis is down (retry later). Duplicate

@@ -89,6 +89,7 @@ struct worker {
     struct rg_decoder *dec;
     struct rg_profile_store *ps;
     struct rg_profile_stats ps_seen; /* store counters already added to /metrics */
+    uint64_t revokes_seen;           /* e->revokes when the user cache was last valid */
     _Atomic int active;
     _Atomic uint64_t seen;
     /* batch scratch, sized batch_size */
@@ -130,6 +131,9 @@ struct engine {
     _Atomic int kafka_ok;
     _Atomic int redis_ok;
     _Atomic int64_t heartbeat_ms;
+    /* Partition revokes so far: a worker that sees it move forgets its
+     * cached users (another instance may own and update them now). */
+    _Atomic uint64_t revokes;
     unsigned char secret[128];
     int secret_len;
 };
@@ -384,10 +388,31 @@ static void export_profile_stats(struct worker *w)
     w->ps_seen = st;
 }
 
+/* After a revoke, users this worker cached may be another instance's now:
+ * their next events load them from Redis. Rebalances are rare; the cost is
+ * a cold cache once per rebalance (README, "Delivery guarantee"). */
+static void forget_if_revoked(struct worker *w)
+{
+    /* Acquire: pairs with the release in rebalance_cb; the items of this
+     * batch were dispatched after it, through the ring, anyway. */
+    uint64_t r = atomic_load_explicit(&w->eng->revokes, memory_order_acquire);
+    if (r == w->revokes_seen)
+        return;
+    struct rg_profile_stats before, after;
+    rg_profile_stats(w->ps, &before);
+    size_t n = rg_profile_forget(w->ps);
+    rg_profile_stats(w->ps, &after);
+    w->revokes_seen = r;
+    RG_INFO(MOD, "worker %d: partitions were revoked; forgot %zu cached user(s)%s", w->id, n,
+            after.updates_dropped > before.updates_dropped
+                ? " (some unwritten updates dropped: Redis unavailable)" : "");
+}
+
 static void process_batch(struct worker *w, size_t n)
 {
     struct engine *e = w->eng;
     struct rg_decider *dc;
+    forget_if_revoked(w);
     enter_generation(w, &dc);
     size_t nt = 0;
 
@@ -566,6 +591,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct engine *e = opaque;
+    /* partition.assignment.strategy cooperative-sticky: only the partitions
+     * that move are revoked and assigned, incrementally. */
+    bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int t = topic_index(e, parts->elems[i].topic);
@@ -575,7 +603,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                               parts->elems[i].partition);
         }
         RG_INFO(MOD, "assigned %d partition(s)", parts->cnt);
-        rd_kafka_assign(rk, parts);
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
         atomic_store(&e->kafka_ok, 1);
         if (e->paused)
             rd_kafka_pause_partitions(rk, parts);
@@ -605,8 +636,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (topic_index(e, parts->elems[i].topic) == TOPIC_IN)
             rg_gauge_unset_l(RG_M_CONSUMER_LAG, parts->elems[i].partition);
     }
+    /* Release: a worker that takes an item dispatched after this sees it. */
+    atomic_fetch_add_explicit(&e->revokes, 1, memory_order_release);
     RG_INFO(MOD, "revoked %d partition(s)", parts->cnt);
-    rd_kafka_assign(rk, NULL);
+    if (cooperative)
+        rd_kafka_incremental_unassign(rk, parts);
+    else
+        rd_kafka_assign(rk, NULL);
 }
 
 static uint32_t key_hash(const void *key, size_t len)

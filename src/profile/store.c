@@ -667,6 +667,37 @@ int rg_profile_flush(struct rg_profile_store *s)
     return 0;
 }
 
+size_t rg_profile_forget(struct rg_profile_store *s)
+{
+    if (!s)
+        return 0;
+    if (!s->mem_mode && s->ndirty)
+        (void)rg_profile_flush(s); /* what it cannot write is dropped below */
+    size_t forgotten = 0;
+    for (size_t i = 0; i < s->used; i++) {
+        struct centry *e = &s->ents[i];
+        if (!e->h)
+            continue;
+        if (e->dirty) {
+            if (s->mem_mode)
+                (void)mem_writeback(s, e);
+            else
+                s->st.updates_dropped++;
+        }
+        e->h = 0;
+        e->dirty = 0;
+        e->ref = 0;
+        e->loading = 0;
+        forgotten++;
+    }
+    for (size_t i = 0; i <= s->hmask; i++)
+        s->heads[i] = -1;
+    s->used = 0;
+    s->hand = 0;
+    s->ndirty = 0;
+    return forgotten;
+}
+
 /* ---- batch ---- */
 
 /* Load the users missing from the cache: one MGET round trip (Redis) or

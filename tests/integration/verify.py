@@ -13,6 +13,13 @@
       D.txt: "key<TAB>headers<TAB>value" per dead letter. Every line of FILE
       must arrive once with the expected riskgate-reason header, source
       headers, and its bytes unchanged except card numbers masked.
+  verify.py history --events E.jsonl --verdicts V.txt
+      E.jsonl: the events in the order they were produced (one user's events
+      in one partition, so in that order). For the first verdict of every
+      event (engine.explain: features): the feature user.txn_count_1h is the
+      number of the user's earlier events within the hour before it, i.e.
+      no update of the user's profile was lost or hidden; and each user's
+      verdicts come in the order of the user's events.
 Exit status 0 when every check holds; problems are printed.
 """
 import json
@@ -102,6 +109,52 @@ def cmd_count_distinct(args):
     return 0
 
 
+def ts_ms(v):
+    if isinstance(v, (int, float)):
+        return int(v)
+    from datetime import datetime
+    return int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def cmd_history(args):
+    epath = args[args.index("--events") + 1]
+    vpath = args[args.index("--verdicts") + 1]
+    want, order, seen_ts = {}, {}, {}
+    with open(epath, "rb") as f:
+        for line in f:
+            ev = json.loads(line)
+            uid, t = ev["user_id"], ts_ms(ev["ts"])
+            prior = seen_ts.setdefault(uid, [])
+            want[ev["event_id"]] = sum(1 for p in prior if t - 3600000 < p <= t)
+            order.setdefault(uid, []).append(ev["event_id"])
+            prior.append(t)
+    got, got_order = {}, {}
+    for _, val in read_verdicts(vpath):
+        v = json.loads(val)
+        eid = v.get("event_id")
+        if eid not in want or eid in got:
+            continue
+        got[eid] = (v.get("features") or {}).get("user.txn_count_1h")
+        got_order.setdefault(v["user_id"], []).append(eid)
+    problems = []
+    wrong = [e for e in want if e in got and got[e] != want[e]]
+    for e in wrong[:10]:
+        problems.append("%s: user.txn_count_1h %s, expected %d" % (e, got[e], want[e]))
+    if wrong:
+        problems.append("%d of %d verdicts count the user's history wrong" % (len(wrong), len(got)))
+    missing = [e for e in want if e not in got]
+    if missing:
+        problems.append("%d event(s) without a verdict, e.g. %s" % (len(missing), missing[:3]))
+    for uid, evs in order.items():
+        if got_order.get(uid, []) != [e for e in evs if e in got]:
+            problems.append("user %s: verdicts out of event order" % uid)
+    for p in problems[:25]:
+        print("verify:", p)
+    print("verify: %d events, %d users, %d first verdicts, %d with a wrong history count"
+          % (len(want), len(order), len(got), len(wrong)))
+    return 1 if problems else 0
+
+
 PAN = re.compile(rb"[2-6](?:[ -]?\d){12,18}")
 
 
@@ -175,6 +228,8 @@ def main():
         return cmd_count_distinct(args)
     if cmd == "dlq":
         return cmd_dlq(args)
+    if cmd == "history":
+        return cmd_history(args)
     print(__doc__)
     return 2
 

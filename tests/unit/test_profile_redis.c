@@ -302,6 +302,48 @@ static void test_restart_does_not_double_count(void **state)
     rg_clock_set_fake_ms(0);
 }
 
+/* Scale-out: a partition moves from instance A to instance B and back (two
+ * rebalances of the consumer group). B's updates are in Redis; A must not
+ * serve the profile it cached before the move, nor write it back over B's.
+ * rg_profile_forget() at the revoke is what the engine does. */
+static void test_partition_moves_away_and_back(void **state)
+{
+    (void)state;
+    flushall();
+    rg_clock_set_fake_ms(T0);
+    double f[RG_FEAT_COUNT];
+    struct rg_user_ctx u[1];
+    bool d[1];
+    struct rg_profile_store *a = worker_store(), *b = worker_store();
+    for (int k = 0; k < 3; k++) { /* A owns partition 6: offsets 1..3 */
+        struct rg_txn t = tx("fay", T0 - 10000 + k * 1000, 1, 6, 1 + k);
+        assert_int_equal(rg_profile_process_batch(a, &t, 1, f, u, d), 0);
+    }
+    assert_true(rg_profile_forget(a) >= 1); /* revoke: partition 6 goes to B */
+    for (int k = 0; k < 4; k++) { /* B: offsets 4..7, loaded from Redis */
+        struct rg_txn t = tx("fay", T0 - 5000 + k * 1000, 1, 6, 4 + k);
+        assert_int_equal(rg_profile_process_batch(b, &t, 1, f, u, d), 0);
+        assert_true(F(0, USER_TXN_COUNT_1H) == 3 + k);
+    }
+    /* Partition 6 comes back to A: it sees B's four events (without the
+     * forget it would count its own three) ... */
+    struct rg_txn t = tx("fay", T0, 1, 6, 8);
+    assert_int_equal(rg_profile_process_batch(a, &t, 1, f, u, d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 7);
+    /* ... and its write-back keeps them: a fresh reader counts 8. */
+    struct rg_profile_store *c = worker_store();
+    t = tx("fay", T0 + 1000, 1, 6, 9);
+    assert_int_equal(rg_profile_process_batch(c, &t, 1, f, u, d), 0);
+    assert_true(F(0, USER_TXN_COUNT_1H) == 8);
+    struct rg_profile_stats st;
+    rg_profile_stats(a, &st);
+    assert_int_equal(st.updates_dropped, 0);
+    rg_profile_store_free(a);
+    rg_profile_store_free(b);
+    rg_profile_store_free(c);
+    rg_clock_set_fake_ms(0);
+}
+
 /* Feedback is often the first thing a fresh worker sees for a user (a new
  * consumer group over a backlog, or after a restart): the store must
  * connect and load the user from Redis, not crash. */
@@ -888,6 +930,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripted_exact_and_same_as_memory),
         cmocka_unit_test(test_restart_does_not_double_count),
+        cmocka_unit_test(test_partition_moves_away_and_back),
         cmocka_unit_test(test_feedback_first_for_uncached_user),
         cmocka_unit_test(test_ttl_on_every_key_and_pseudonyms),
         cmocka_unit_test(test_entity_key_cache_collisions),
