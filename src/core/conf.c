@@ -48,7 +48,9 @@ static const struct conf_key g_keys[] = {
     { "kafka", "topic_dlq", K_STR, OFF(topic_dlq), "transactions.dlq", 0, 0, NULL,
       "Dead-letter topic for events that fail validation." },
     { "kafka", "topic_feedback", K_STR, OFF(topic_feedback), "risk-feedback", 0, 0, NULL,
-      "Feedback topic (labels, step-up results, user settings); empty = off." },
+      "Feedback topic (labels, step-up results, user settings); empty = off. Needs the same "
+      "partition count as topic_in and the range assignor (the default): a user's feedback "
+      "must reach the instance that caches the user's profile." },
     { "kafka", "max_inflight", K_INT, OFF(kafka_max_inflight), "20000", 16, 1000000, NULL,
       "Events consumed but not yet acknowledged by the broker; consumption pauses above it." },
     { "kafka", "commit_interval_ms", K_INT, OFF(kafka_commit_interval_ms), "1000", 50, 60000, NULL,
@@ -444,6 +446,22 @@ static void check_consistency(struct rg_conf *c, const char *file, struct rg_dia
                      "policy.builtin_step_up_amount must not exceed builtin_deny_amount");
     if (!c->kafka_bootstrap[0])
         rg_diags_add(d, file, 0, 0, NULL, "kafka.bootstrap is empty");
+    /* A user's profile is cached by the instance that owns the user's
+     * transactions partition, and feedback updates the same profile: both
+     * partitions must go to one instance. The range assignor does that for
+     * topics with equal partition counts; roundrobin and cooperative-sticky
+     * spread the two topics independently. */
+    for (int i = 0; c->topic_feedback[0] && i < c->n_kafka_props; i++) {
+        const struct rg_kv *p = &c->kafka_props[i];
+        if (p->scope != RG_KAFKA_PRODUCER && !strcmp(p->key, "partition.assignment.strategy") &&
+            strcmp(p->value, "range") != 0)
+            rg_diags_add(d, file, 0, 0, NULL,
+                         "partition.assignment.strategy '%s': while kafka.topic_feedback is "
+                         "consumed only 'range' keeps a user's %s and %s partitions on one "
+                         "instance (feedback would update profiles another instance caches); "
+                         "use range, or set topic_feedback: \"\"",
+                         p->value, c->topic_in, c->topic_feedback);
+    }
 }
 
 int rg_conf_load_buf(const char *buf, size_t len, const char *file,

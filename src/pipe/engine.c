@@ -587,6 +587,33 @@ static uint64_t inflight_of(struct engine *e, const rd_kafka_topic_partition_lis
     return n;
 }
 
+/* Feedback must reach the instance that caches the user's profile: the
+ * same partition numbers of both topics on every instance (the range
+ * assignor does it for topics with equal partition counts; conf.c refuses
+ * the other assignors while feedback is on). Says so when the assignment
+ * breaks it: the topics' partition counts differ. */
+static void check_copartitioned(struct engine *e)
+{
+    if (!e->conf->topic_feedback[0])
+        return;
+    uint64_t sets[2][RG_MAX_PARTITIONS / 64] = { { 0 } };
+    int n[2] = { 0, 0 };
+    for (int i = 0; i < e->assigned->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &e->assigned->elems[i];
+        int t = topic_index(e, tp->topic);
+        if (tp->partition < 0 || tp->partition >= RG_MAX_PARTITIONS)
+            continue;
+        sets[t][tp->partition / 64] |= 1ull << (tp->partition % 64);
+        n[t]++;
+    }
+    if (!memcmp(sets[TOPIC_IN], sets[TOPIC_FEEDBACK], sizeof(sets[0])))
+        return;
+    RG_ERROR(MOD, "this instance has %d partition(s) of %s and %d of %s, not the same numbers: "
+             "feedback for a user may reach another instance than the user's events and "
+             "update a profile this one caches; give both topics the same partition count",
+             n[TOPIC_IN], e->conf->topic_in, n[TOPIC_FEEDBACK], e->conf->topic_feedback);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -603,6 +630,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                               parts->elems[i].partition);
         }
         RG_INFO(MOD, "assigned %d partition(s)", parts->cnt);
+        check_copartitioned(e);
         if (cooperative)
             rd_kafka_incremental_assign(rk, parts);
         else

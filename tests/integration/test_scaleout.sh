@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # test_scaleout.sh - scale-out by consumer group against a real broker: the
 # partitions of `transactions` move between riskgate instances and back.
+#   0. A feedback topic with another partition count than the events':
+#      the instance says that feedback may miss the profile's owner.
 #   1. A alone; B joins (eager rebalance: A gives up half); B leaves on
 #      SIGTERM (A takes them back).
 #   2. C and D, the same (D joins, D leaves) with partition.assignment.strategy
@@ -20,17 +22,18 @@ VERIFY=$IT_REPO/tests/integration/verify.py
 
 it_stack_up || { it_fail stack "the local stack did not come up"; it_summary; exit 1; }
 
-# config NAME [STRATEGY]: one consumer group for all instances.
+# config NAME [STRATEGY [FEEDBACK [GROUP]]]: one consumer group for all
+# instances; no feedback topic (only the 4 partitions of transactions:
+# every move is one of them).
 config() {
     local props=
     [ -n "${2:-}" ] && props="  consumer_properties:
     partition.assignment.strategy: $2"
     cat > "$IT_TMP/$1.yaml" <<YAML
 kafka:
-  group_id: it-scale
+  group_id: ${4:-it-scale}
   commit_interval_ms: 200
-  # Only the 4 partitions of transactions: every move is one of them.
-  topic_feedback: ""
+  topic_feedback: "${3:-}"
 $props
 engine:
   workers: 2
@@ -89,6 +92,16 @@ wait_verdicts() {
 for k in 1 2 3 4 5 6; do
     sed -n "$(((k - 1) * 700 + 1)),$((k * 700))p" "$IT_TMP/events.jsonl" > "$IT_TMP/part$k.jsonl"
 done
+
+# ---- 0. feedback whose partitions do not match the events': said at once
+it_kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" \
+    --create --topic feedback8 --partitions 8 --replication-factor 1 > /dev/null 2>&1
+config e "" feedback8 it-scale-e
+start e
+it_assert "feedback topic with another partition count: the log says so" \
+    it_wait_until 30 grep -q 'not the same numbers' "$IT_TMP/e.log"
+stop e
+it_assert_eq "$?" 0 "E: SIGTERM, exit 0"
 
 # ---- 1. eager (librdkafka's default range,roundrobin)
 config a

@@ -140,6 +140,8 @@ lag=$(awk '$2 == "transactions" { s += $6 } END { print s + 0 }' "$IT_TMP/group.
 parts=$(awk '$2 == "transactions"' "$IT_TMP/group.txt" | wc -l)
 it_assert_eq "$parts" 4 "committed offsets exist for all 4 input partitions"
 it_assert_eq "$lag" 0 "committed offsets cover every input event (lag 0)"
+it_assert "transactions and risk-feedback co-partitioned: no warning" \
+    bash -c "! grep -q 'not the same numbers' '$IT_TMP/riskgate.log'"
 if [ "$IT_FAILED" -gt 0 ]; then
     echo "# last lines of the riskgate log:" >&2
     tail -20 "$IT_TMP/riskgate.log" | sed 's/^/#   /' >&2

@@ -350,6 +350,34 @@ static void test_kafka_secret_values_never_logged(void **state)
     rg_diags_fini(&d);
 }
 
+/* Feedback updates the profile the transactions' owner caches: with feedback
+ * on, only the range assignor (which keeps partition N of both topics on one
+ * instance) is allowed. */
+static void test_assignment_strategy_with_feedback(void **state)
+{
+    (void)state;
+    struct rg_diags d;
+    rg_diags_init(&d);
+    struct rg_conf *c = NULL;
+    const char *coop = "kafka:\n  consumer_properties:\n"
+                       "    partition.assignment.strategy: cooperative-sticky\n";
+    assert_int_equal(load(coop, &d, &c), RG_EPARSE);
+    assert_null(c);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.v[0].msg, "only 'range'"));
+    rg_diags_fini(&d);
+    rg_diags_init(&d);
+    const char *coop_nofb = "kafka:\n  topic_feedback: ''\n  consumer_properties:\n"
+                            "    partition.assignment.strategy: cooperative-sticky\n";
+    assert_int_equal(load(coop_nofb, &d, &c), 0);
+    rg_conf_free(c);
+    const char *range = "kafka:\n  properties:\n    partition.assignment.strategy: range\n";
+    assert_int_equal(load(range, &d, &c), 0);
+    rg_conf_free(c);
+    assert_int_equal(d.n, 0);
+    rg_diags_fini(&d);
+}
+
 /* SCRAM with a librdkafka that Kafka 4 brokers refuse gets a warning that
  * names the way out; other mechanisms and fixed versions do not. */
 static void test_kafka_scram_advice(void **state)
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_kafka_property_env_refs),
         cmocka_unit_test(test_kafka_secret_values_never_logged),
         cmocka_unit_test(test_kafka_scram_advice),
+        cmocka_unit_test(test_assignment_strategy_with_feedback),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
