@@ -239,8 +239,11 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
          * here is permanent (authorisation, record too large, fatal
          * idempotence): the offset stays uncommitted and we drain and exit
          * so the event is consumed again after the problem is fixed. */
-        RG_ERROR(MOD, "delivery to %s failed permanently: %s; draining and exiting",
-                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        /* One line per failed message would flood the log (a whole queue
+         * of them fails together). */
+        RG_LOG_RATELIMITED(RG_LOG_ERROR, MOD,
+                           "delivery to %s failed permanently: %s; draining and exiting",
+                           rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         if (m->rkt == e->t_dlq)
             rg_counter_inc(RG_M_DLQ_PRODUCE_ERRORS);
         atomic_store(&e->fatal, 1);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test_delivery_failure.sh - a verdict the broker refuses for good (here: the
+# verdicts topic's max.message.bytes is smaller than a verdict batch), against
+# a real broker:
+#   1. riskgate says which topic refused what, drains and exits with status
+#      2; no offset of an undelivered verdict is committed;
+#   2. after the fix (the topic's limit restored), a restart consumes the
+#      events again and every one gets exactly one verdict; SIGTERM then
+#      leaves the group with every offset committed (lag 0).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
+VERIFY=$IT_REPO/tests/integration/verify.py
+
+it_stack_up || { it_fail stack "the local stack did not come up"; it_summary; exit 1; }
+
+cat > "$IT_TMP/riskgate.yaml" <<YAML
+kafka:
+  group_id: it-delivery
+  commit_interval_ms: 200
+engine:
+  workers: 2
+  shutdown_timeout_ms: 15000
+http:
+  listen: ""
+YAML
+
+topic_config() { # topic_config --add-config K=V | --delete-config K
+    it_kafka_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" \
+        --alter --entity-type topics --entity-name verdicts "$@" > "$IT_TMP/config.out" 2>&1
+}
+
+# group_offsets: "committed lag" of the group on transactions, summed over
+# the partitions with a committed offset (ConsumerGroupCommand lists only
+# those once the group has no members).
+group_offsets() {
+    it_kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" --describe --group it-delivery \
+        > "$IT_TMP/group.txt" 2>/dev/null
+    awk '$2 == "transactions" && $4 ~ /^[0-9]+$/ { c += $4; l += $6 } END { print c + 0, l + 0 }' \
+        "$IT_TMP/group.txt"
+}
+
+"$BIN" gen --out "$IT_TMP/ev.jsonl" --feedback-out /dev/null --truth-out "$IT_TMP/truth.jsonl" \
+    --count 300 --users 50 --malformed 0 --seed 61 > /dev/null 2>&1 || it_fail gen "gen failed"
+it_assert "the broker takes a 200-byte limit on verdicts" topic_config --add-config max.message.bytes=200
+it_produce_file transactions "$IT_TMP/ev.jsonl" || it_fail produce "kcat failed"
+
+# ---- 1. refused for good: drain, exit 2, nothing committed past it
+it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run1.log"
+pid=$RG_PID
+it_assert "riskgate stops by itself" it_wait_until 60 bash -c "! kill -0 $pid 2>/dev/null"
+wait "$pid"
+rc=$?
+RG_PID=
+it_assert_eq "$rc" 2 "exit status 2 (a permanent delivery error)"
+it_assert "the log names the topic and the broker's reason" \
+    grep -q 'delivery to verdicts failed permanently: .*[Ll]arge' "$IT_TMP/run1.log"
+it_assert "... once, not once per failed verdict (rate-limited)" \
+    test "$(grep -c 'failed permanently' "$IT_TMP/run1.log")" -le 3
+n=$(timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q 2>/dev/null | wc -l)
+it_assert_eq "$n" 0 "no verdict was written"
+it_assert_eq "$(group_offsets | cut -d' ' -f1)" 0 "no offset of an undelivered verdict is committed"
+
+# ---- 2. fixed: everything again, once
+it_assert "the limit is lifted" topic_config --delete-config max.message.bytes
+it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run2.log"
+deadline=$((SECONDS + 90))
+while ((SECONDS < deadline)); do
+    timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+        -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+    [ "$("$VERIFY" count-distinct --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt")" \
+        -ge 300 ] && break
+    sleep 0.5
+done
+sleep 1
+timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_assert "after the fix every event has exactly one verdict" \
+    "$VERIFY" verdicts --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt"
+kill -TERM "$RG_PID"
+wait "$RG_PID"
+rc=$?
+RG_PID=
+it_assert_eq "$rc" 0 "SIGTERM: exit 0"
+it_assert_eq "$(group_offsets)" "300 0" "every offset committed (300 in all, lag 0)"
+
+if [ "$IT_FAILED" -gt 0 ]; then
+    for f in run1 run2; do
+        echo "# $f.log:" >&2
+        grep -v '"level":"debug"' "$IT_TMP/$f.log" | tail -8 | sed 's/^/#   /' >&2
+    done
+fi
+it_summary
