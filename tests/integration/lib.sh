@@ -184,6 +184,24 @@ it_produce_file() {
         "${IT_KCAT_PRODUCE_MAX[@]}" "$@" < <(it_key_lines "$file")
 }
 
+# it_wait_verdicts TRUTH N TIMEOUT_S [OUTFILE]: read `verdicts` (key<TAB>value
+# per line, into OUTFILE, default $IT_TMP/verdicts.txt) until N distinct
+# valid events of the gen truth file TRUTH have a verdict, or TIMEOUT_S
+# passes (then says how many, returns 1).
+it_wait_verdicts() {
+    local truth=$1 n=$2 tmo=$3 out=${4:-$IT_TMP/verdicts.txt} got=0 deadline
+    deadline=$((SECONDS + tmo))
+    while ((SECONDS < deadline)); do
+        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+            -f '%k\t%s\n' > "$out" 2>/dev/null
+        got=$("$IT_REPO/tests/integration/verify.py" count-distinct --truth "$truth" --verdicts "$out")
+        [ "$got" -ge "$n" ] && return 0
+        sleep 0.5
+    done
+    echo "# only $got of $n events have verdicts after ${tmo}s" >&2
+    return 1
+}
+
 # it_consume TOPIC N TIMEOUT_S OUTFILE [kcat args...]: read TOPIC from the
 # beginning (all partitions, no group) until N messages arrived or TIMEOUT_S
 # passed; write one message value per line to OUTFILE. Returns 0 when N

@@ -65,15 +65,8 @@ it_assert_eq "$(group_offsets | cut -d' ' -f1)" 0 "no offset of an undelivered v
 # ---- 2. fixed: everything again, once
 it_assert "the limit is lifted" topic_config --delete-config max.message.bytes
 it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run2.log"
-deadline=$((SECONDS + 90))
-while ((SECONDS < deadline)); do
-    timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-        -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
-    [ "$("$VERIFY" count-distinct --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt")" \
-        -ge 300 ] && break
-    sleep 0.5
-done
-sleep 1
+it_wait_verdicts "$IT_TMP/truth.jsonl" 300 90
+sleep 1 # a late duplicate would show up now
 timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
     -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
 it_assert "after the fix every event has exactly one verdict" \

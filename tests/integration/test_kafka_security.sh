@@ -94,18 +94,8 @@ only_broker_port() {
 # leaves them in $IT_TMP/NAME.verdicts. Read over PLAINTEXT (the test's
 # side, not riskgate's).
 verdicts_for() {
-    local n got=0 deadline=$((SECONDS + 60))
-    n=$(wc -l < "$IT_TMP/$1.truth.jsonl")
-    while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$PLAIN_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            -f '%k\t%s\n' > "$IT_TMP/$1.verdicts" 2>/dev/null
-        got=$("$VERIFY" count-distinct --truth "$IT_TMP/$1.truth.jsonl" \
-              --verdicts "$IT_TMP/$1.verdicts")
-        [ "$got" -ge "$n" ] && return 0
-        sleep 0.5
-    done
-    echo "# $1: $got of $n events have verdicts" >&2
-    return 1
+    it_wait_verdicts "$IT_TMP/$1.truth.jsonl" \
+        "$(wc -l < "$IT_TMP/$1.truth.jsonl")" 60 "$IT_TMP/$1.verdicts"
 }
 
 n_verdicts() {

@@ -73,18 +73,7 @@ produce_part() {
 }
 
 # wait_verdicts N: until N distinct events have verdicts (90 s).
-wait_verdicts() {
-    local deadline=$((SECONDS + 90)) got=0
-    while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
-        got=$("$VERIFY" count-distinct --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt")
-        [ "$got" -ge "$1" ] && return 0
-        sleep 0.5
-    done
-    echo "# only $got of $1 events have verdicts" >&2
-    return 1
-}
+wait_verdicts() { it_wait_verdicts "$IT_TMP/truth.jsonl" "$1" 90; }
 
 # 40 users over 6 parts of 700: every user has events in every phase.
 "$BIN" gen --out "$IT_TMP/events.jsonl" --feedback-out /dev/null --truth-out "$IT_TMP/truth.jsonl" \

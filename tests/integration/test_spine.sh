@@ -42,19 +42,7 @@ it_assert "a rejected producer property stops start-up" test "$st" -ne 0 -a "$st
 it_assert "the error names kafka.producer_properties.linger.ms" \
     grep -q 'kafka.producer_properties.linger.ms=soon' "$IT_TMP/badprop.log"
 
-# Wait until at least N distinct valid events of TRUTH have a verdict.
-wait_verdicts() {
-    local truth=$1 n=$2 tmo=$3 deadline=$((SECONDS + $3)) got=0
-    while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
-        got=$("$VERIFY" count-distinct --truth "$truth" --verdicts "$IT_TMP/verdicts.txt")
-        [ "$got" -ge "$n" ] && return 0
-        sleep 0.5
-    done
-    echo "# only $got of $n events have verdicts after ${tmo}s" >&2
-    return 1
-}
+wait_verdicts() { it_wait_verdicts "$1" "$2" "$3" "$IT_TMP/verdicts.txt"; }
 
 # ---- 1. N in, N out, dead letters
 "$BIN" gen --out "$IT_TMP/a.jsonl" --feedback-out "$IT_TMP/a.fb.jsonl" \
