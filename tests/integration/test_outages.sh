@@ -38,20 +38,13 @@ gen_batch() {
 }
 
 # verdicts_for NAME TIMEOUT: wait until every valid event of NAME has a
-# verdict; leaves them (key<TAB>value) in $IT_TMP/NAME.verdicts.
+# verdict; leaves NAME's verdicts (key<TAB>value) in $IT_TMP/NAME.verdicts.
 verdicts_for() {
-    local name=$1 deadline=$((SECONDS + $2)) n got
-    n=$(grep -c '"is_malformed":false' "$IT_TMP/$name.truth.jsonl")
-    while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            -f '%k\t%s\n' 2>/dev/null | grep -aF "\"e-$(sed -n 's/.*"event_id":"e-\([0-9]*\)_.*/\1/p;q' \
-            "$IT_TMP/$name.truth.jsonl")_" > "$IT_TMP/$name.verdicts"
-        got=$("$VERIFY" count-distinct --truth "$IT_TMP/$name.truth.jsonl" --verdicts "$IT_TMP/$name.verdicts")
-        [ "$got" -ge "$n" ] && return 0
-        sleep 0.5
-    done
-    echo "# $name: $got of $n events have verdicts" >&2
-    return 1
+    local n seed
+    n=$(grep -c '"is_malformed":false' "$IT_TMP/$1.truth.jsonl")
+    it_wait_verdicts "$IT_TMP/$1.truth.jsonl" "$n" "$2" "$IT_TMP/$1.all" || return 1
+    seed=$(sed -n 's/.*"event_id":"e-\([0-9]*\)_.*/\1/p;q' "$IT_TMP/$1.truth.jsonl")
+    grep -aF "\"e-${seed}_" "$IT_TMP/$1.all" > "$IT_TMP/$1.verdicts"
 }
 
 degraded_count() { grep -ac '"degraded":true' "$IT_TMP/$1.verdicts"; }
