@@ -99,6 +99,10 @@ enum rg_metric_type { RG_MT_COUNTER, RG_MT_GAUGE, RG_MT_HISTO, RG_MT_INFO };
       RG_LS_NONE, "Failures to produce to the dead-letter topic.")                 \
     X(RG_M_INFLIGHT, "riskgate_inflight", GAUGE, RG_LS_NONE,                       \
       "Events consumed and not yet acknowledged by the producer.")                 \
+    X(RG_M_PARTITIONS, "riskgate_partitions_assigned", GAUGE, RG_LS_NONE,          \
+      "Partitions of the input and feedback topics assigned to this instance.")    \
+    X(RG_M_REVOKED, "riskgate_partitions_revoked_total", COUNTER, RG_LS_NONE,      \
+      "Partitions given up in rebalances (the workers then reload their users).")  \
     X(RG_M_READY, "riskgate_ready", GAUGE, RG_LS_NONE,                             \
       "1 when the instance is ready to serve (see /readyz), else 0.")              \
     X(RG_M_BUILD_INFO, "riskgate_build_info", INFO, RG_LS_NONE,                    \

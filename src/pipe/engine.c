@@ -617,6 +617,14 @@ static void check_copartitioned(struct engine *e)
              n[TOPIC_IN], e->conf->topic_in, n[TOPIC_FEEDBACK], e->conf->topic_feedback);
 }
 
+static void incremental_error(const char *what, rd_kafka_error_t *err)
+{
+    if (!err)
+        return;
+    RG_ERROR(MOD, "incremental %s: %s", what, rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -633,9 +641,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                               parts->elems[i].partition);
         }
         RG_INFO(MOD, "assigned %d partition(s)", parts->cnt);
+        rg_gauge_set(RG_M_PARTITIONS, e->assigned->cnt);
         check_copartitioned(e);
         if (cooperative)
-            rd_kafka_incremental_assign(rk, parts);
+            incremental_error("assign", rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
         atomic_store(&e->kafka_ok, 1);
@@ -669,9 +678,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     /* Release: a worker that takes an item dispatched after this sees it. */
     atomic_fetch_add_explicit(&e->revokes, 1, memory_order_release);
+    rg_counter_add(RG_M_REVOKED, (uint64_t)parts->cnt);
+    rg_gauge_set(RG_M_PARTITIONS, e->assigned->cnt);
     RG_INFO(MOD, "revoked %d partition(s)", parts->cnt);
     if (cooperative)
-        rd_kafka_incremental_unassign(rk, parts);
+        incremental_error("unassign", rd_kafka_incremental_unassign(rk, parts));
     else
         rd_kafka_assign(rk, NULL);
 }

@@ -65,7 +65,8 @@ stop() {
 assigned() { grep -c '"assigned [1-9][0-9]* partition' "$IT_TMP/$1.log"; }
 # assigned_more NAME N: NAME has been assigned partitions more than N times.
 assigned_more() { [ "$(assigned "$1")" -gt "$2" ]; }
-events_in() { curl -s "${URLS[$1]}metrics" | awk '$1 == "riskgate_events_in_total" { print $2 + 0 }'; }
+metric() { curl -s "${URLS[$1]}metrics" | awk -v m="$2" '$1 == m { print $2 + 0 }'; }
+events_in() { metric "$1" riskgate_events_in_total; }
 
 # produce_part K: lines of part K of the event file.
 produce_part() {
@@ -103,6 +104,10 @@ a_before=$(assigned a)
 start b
 it_assert "B joins: B is assigned partitions" it_wait_until 60 assigned_more b 0
 it_assert "B joins: A is assigned again (a share)" it_wait_until 60 assigned_more a "$a_before"
+it_assert_eq "$(metric a riskgate_partitions_assigned)/$(metric b riskgate_partitions_assigned)" \
+    2/2 "B joins: 2 partitions each (riskgate_partitions_assigned)"
+it_assert_eq "$(metric a riskgate_partitions_revoked_total)" 4 \
+    "B joins (eager): A gave up all 4 first (riskgate_partitions_revoked_total)"
 produce_part 2
 it_assert "phase 2 (A and B): verdicts" wait_verdicts 1400
 it_assert "phase 2: B consumed events" test "$(events_in b)" -gt 0
@@ -131,6 +136,10 @@ start d
 it_assert "D joins (cooperative): D is assigned partitions" it_wait_until 60 assigned_more d 0
 grep -q 'revoked 4 partition' "$IT_TMP/c.log"
 it_assert "D joins (cooperative): C gives up only some partitions" test $? -ne 0
+it_assert_eq "$(metric c riskgate_partitions_revoked_total)" 2 \
+    "D joins (cooperative): C gave up 2 (riskgate_partitions_revoked_total)"
+it_assert_eq "$(metric c riskgate_partitions_assigned)/$(metric d riskgate_partitions_assigned)" \
+    2/2 "D joins (cooperative): 2 partitions each"
 produce_part 5
 it_assert "phase 5 (C and D): verdicts" wait_verdicts 3500
 it_assert "phase 5: D consumed events" test "$(events_in d)" -gt 0
