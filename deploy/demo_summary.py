@@ -6,10 +6,16 @@ usage: demo_summary.py TRUTH.jsonl INPUT.txt VERDICTS.txt DLQ_COUNT ELAPSED_S
 TRUTH:    riskgate gen --truth-out (scenario and label per event)
 INPUT:    the input topic as kcat -f '%T\t%s\n' (produce timestamp, event)
 VERDICTS: the verdict topic as kcat -f '%T\t%s\n'
-Kafka-to-verdict latency = verdict produce timestamp - event produce timestamp.
+Kafka-to-verdict latency = verdict produce timestamp - event produce timestamp,
+for all events and for those produced after the first WARM_MS (the first
+second is mostly the generator's idempotent producer waiting for its
+producer id while riskgate's caches are empty; the benchmark reports the
+same split).
 """
 import json
 import sys
+
+WARM_MS = 2000
 
 
 def pct(sorted_vals, p):
@@ -36,6 +42,8 @@ def main():
                 pass
     verdicts = {}
     lat_ms = []
+    lat_warm = []
+    first_ts = min(produced.values()) if produced else 0
     decided_us = []
     with open(verdict_p, "rb") as f:
         for raw in f:
@@ -51,6 +59,8 @@ def main():
             decided_us.append(v.get("latency_us", 0))
             if eid in produced:
                 lat_ms.append(int(ts) - produced[eid])
+                if produced[eid] >= first_ts + WARM_MS:
+                    lat_warm.append(int(ts) - produced[eid])
     mix = {"allow": 0, "step_up": 0, "deny": 0}
     for v in verdicts.values():
         mix[v["decision"]] += 1
@@ -80,6 +90,7 @@ def main():
     n_valid = sum(1 for t in truth.values() if not t.get("is_malformed"))
     n_bad = sum(1 for t in truth.values() if t.get("is_malformed"))
     lat_ms.sort()
+    lat_warm.sort()
     decided_us.sort()
     el = float(elapsed)
     print()
@@ -94,6 +105,8 @@ def main():
     print("throughput                %8.0f  events/s over %.0f s" % (len(verdicts) / el if el else 0, el))
     print("kafka-to-verdict latency  p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms"
           % (pct(lat_ms, 50), pct(lat_ms, 99), pct(lat_ms, 99.9)))
+    print("  after the first %d s    p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms  (%d events; cold start excluded)"
+          % (WARM_MS // 1000, pct(lat_warm, 50), pct(lat_warm, 99), pct(lat_warm, 99.9), len(lat_warm)))
     print("decision latency in riskgate  p50 %d us, p99 %d us"
           % (pct(decided_us, 50), pct(decided_us, 99)))
     print()
