@@ -453,8 +453,12 @@ static void check_consistency(struct rg_conf *c, const char *file, struct rg_dia
      * spread the two topics independently. */
     for (int i = 0; c->topic_feedback[0] && i < c->n_kafka_props; i++) {
         const struct rg_kv *p = &c->kafka_props[i];
+        /* "range,roundrobin" (librdkafka's default) is range among riskgate
+         * instances: the group takes the members' first choice. */
+        bool range_first = !strncmp(p->value, "range", 5) &&
+                           (p->value[5] == '\0' || p->value[5] == ',');
         if (p->scope != RG_KAFKA_PRODUCER && !strcmp(p->key, "partition.assignment.strategy") &&
-            strcmp(p->value, "range") != 0)
+            !range_first)
             rg_diags_add(d, file, 0, 0, NULL,
                          "partition.assignment.strategy '%s': while kafka.topic_feedback is "
                          "consumed only 'range' keeps a user's %s and %s partitions on one "

@@ -374,6 +374,16 @@ static void test_assignment_strategy_with_feedback(void **state)
     const char *range = "kafka:\n  properties:\n    partition.assignment.strategy: range\n";
     assert_int_equal(load(range, &d, &c), 0);
     rg_conf_free(c);
+    const char *dflt = "kafka:\n  consumer_properties:\n"
+                       "    partition.assignment.strategy: range,roundrobin\n";
+    assert_int_equal(load(dflt, &d, &c), 0);
+    rg_conf_free(c);
+    const char *rr = "kafka:\n  consumer_properties:\n"
+                     "    partition.assignment.strategy: roundrobin,range\n";
+    assert_int_equal(load(rr, &d, &c), RG_EPARSE);
+    assert_int_equal(d.n, 1);
+    rg_diags_fini(&d);
+    rg_diags_init(&d);
     assert_int_equal(d.n, 0);
     rg_diags_fini(&d);
 }
