@@ -30,6 +30,7 @@
 #     KAFKA_VERSION        Apache Kafka release (default below; docs/stack.md)
 #     KAFKA_PORT, CONTROLLER_PORT, REDIS_PORT   fixed ports (default: free)
 #     KAFKA_HEAP           broker -Xmx (default 512m)
+#     KAFKA_SEGMENT_BYTES  log.segment.bytes (default 8 MiB, test-sized)
 #     STACK_READY_TIMEOUT  seconds to wait for each service (default 90)
 #     STACK_STOP_TIMEOUT   seconds between TERM and KILL (default 20)
 #     RISKGATE_TOPIC_IN / _OUT / _DLQ / _FEEDBACK          topic names
@@ -57,6 +58,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
 STACK_DIR=${STACK_DIR:-$REPO/.stack}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
+SEGMENT_BYTES=${KAFKA_SEGMENT_BYTES:-8388608}
 READY_TIMEOUT=${STACK_READY_TIMEOUT:-90}
 TLS=${STACK_TLS:-0}
 SASL_USER=riskgate
@@ -304,7 +306,7 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 
 # Test-sized storage: small segments, short retention, modest buffers.
-log.segment.bytes=8388608
+log.segment.bytes=$SEGMENT_BYTES
 log.retention.hours=24
 log.retention.check.interval.ms=60000
 log.cleaner.threads=1
