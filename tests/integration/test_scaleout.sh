@@ -106,8 +106,8 @@ it_assert "B joins: B is assigned partitions" it_wait_until 60 assigned_more b 0
 it_assert "B joins: A is assigned again (a share)" it_wait_until 60 assigned_more a "$a_before"
 it_assert_eq "$(metric a riskgate_partitions_assigned)/$(metric b riskgate_partitions_assigned)" \
     2/2 "B joins: 2 partitions each (riskgate_partitions_assigned)"
-it_assert_eq "$(metric a riskgate_partitions_revoked_total)" 4 \
-    "B joins (eager): A gave up all 4 first (riskgate_partitions_revoked_total)"
+it_assert "B joins (eager): A gave up all 4 first (riskgate_partitions_revoked_total)" \
+    test "$(metric a riskgate_partitions_revoked_total)" -ge 4
 produce_part 2
 it_assert "phase 2 (A and B): verdicts" wait_verdicts 1400
 it_assert "phase 2: B consumed events" test "$(events_in b)" -gt 0
