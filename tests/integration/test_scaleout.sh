@@ -8,13 +8,17 @@
 #   2. C and D, the same (D joins, D leaves) with partition.assignment.strategy
 #      cooperative-sticky (incremental: only the partitions that move are
 #      revoked), in the same group, going on from A's offsets.
-# Across all of it: every event exactly one verdict (graceful hand-offs
-# commit what was delivered, so no event twice), each user's verdicts in
-# the order of the user's events, both instances did work, and every
-# verdict's user.txn_count_1h equals the user's earlier events: no profile
-# update lost or hidden when a partition went to B and came back (the
-# profile A had cached from before would hide B's updates; workers forget
-# their cached users at every revoke).
+#   Across 1 and 2: every event exactly one verdict (graceful hand-offs
+#   commit what was delivered, so no event twice), each user's verdicts in
+#   the order of the user's events, both instances did work, and every
+#   verdict's user.txn_count_1h equals the user's earlier events: no profile
+#   update lost or hidden when a partition went to B and came back (the
+#   profile A had cached from before would hide B's updates; workers forget
+#   their cached users at every revoke).
+#   3. E and F; F is killed (-9) mid-stream and E takes over after F's
+#      session times out: every event has a verdict (some may have two), the
+#      order per user holds, and the events after it count every earlier
+#      event exactly once (the replay marks skip what F had applied).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
@@ -76,12 +80,14 @@ produce_part() {
 # wait_verdicts N: until N distinct events have verdicts (90 s).
 wait_verdicts() { it_wait_verdicts "$IT_TMP/truth.jsonl" "$1" 90; }
 
-# 40 users over 6 parts of 700: every user has events in every phase.
+# 40 users over 10 parts of 700: every user has events in every phase.
 "$BIN" gen --out "$IT_TMP/events.jsonl" --feedback-out /dev/null --truth-out "$IT_TMP/truth.jsonl" \
-    --count 4200 --users 40 --malformed 0 --seed 41 > /dev/null 2>&1 || it_fail gen "gen failed"
-for k in 1 2 3 4 5 6; do
+    --count 7000 --users 40 --malformed 0 --seed 41 > /dev/null 2>&1 || it_fail gen "gen failed"
+for k in 1 2 3 4 5 6 7 8 9 10; do
     sed -n "$(((k - 1) * 700 + 1)),$((k * 700))p" "$IT_TMP/events.jsonl" > "$IT_TMP/part$k.jsonl"
 done
+head -n 4200 "$IT_TMP/events.jsonl" > "$IT_TMP/events1-6.jsonl"
+head -n 4200 "$IT_TMP/truth.jsonl" > "$IT_TMP/truth1-6.jsonl"
 
 # ---- 0. feedback whose partitions do not match the events': said at once
 it_kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" \
@@ -152,16 +158,58 @@ it_assert "phase 6 (C alone again): verdicts" wait_verdicts 4200
 stop c
 it_assert_eq "$?" 0 "C: SIGTERM, exit 0"
 
-# ---- the whole history
+# ---- the history of parts 1-6: graceful hand-offs only
 timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
     -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
 it_assert "every event has exactly one verdict across four instances and four rebalances" \
-    "$VERIFY" verdicts --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt"
+    "$VERIFY" verdicts --truth "$IT_TMP/truth1-6.jsonl" --verdicts "$IT_TMP/verdicts.txt"
 it_assert "each user's verdicts in event order; user.txn_count_1h counts every earlier event" \
-    "$VERIFY" history --events "$IT_TMP/events.jsonl" --verdicts "$IT_TMP/verdicts.txt"
+    "$VERIFY" history --events "$IT_TMP/events1-6.jsonl" --verdicts "$IT_TMP/verdicts.txt"
+
+# ---- 3. kill -9 of one of two instances (eager again: the group is empty)
+# F dies without leaving the group; after its session times out (6 s here)
+# E takes its partitions and consumes again from F's last commit. Events F
+# had applied but not committed are skipped by the profiles' replay marks;
+# their verdicts may come twice. Part 10, decided by E alone afterwards,
+# must count every earlier event exactly once.
+failover_props="    session.timeout.ms: 6000
+    heartbeat.interval.ms: 1000"
+for n in e2 f2; do
+    config "$n"
+    printf '  consumer_properties:\n%s\n' "$failover_props" > "$IT_TMP/props"
+    sed -i "/^  topic_feedback/r $IT_TMP/props" "$IT_TMP/$n.yaml"
+done
+start e2
+it_assert "E: assigned" it_wait_until 30 assigned_more e2 0
+e_before=$(assigned e2)
+start f2
+it_assert "F joins: assigned" it_wait_until 60 assigned_more f2 0
+it_assert "F joins: E is assigned its share" it_wait_until 60 assigned_more e2 "$e_before"
+produce_part 7
+produce_part 8
+it_assert "phase 7-8 (E and F): verdicts" wait_verdicts 5600
+e_before=$(assigned e2)
+produce_part 9
+kill -9 "${PID[f2]}"
+wait "${PID[f2]}" 2>/dev/null
+it_assert "F killed: E takes over F's partitions (after its session timeout)" \
+    it_wait_until 60 assigned_more e2 "$e_before"
+it_assert "phase 9 (F killed mid-stream): every event has a verdict" wait_verdicts 6300
+produce_part 10
+it_assert "phase 10 (E alone): verdicts" wait_verdicts 7000
+stop e2
+it_assert_eq "$?" 0 "E: SIGTERM, exit 0"
+timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_assert "after kill -9: every event has a verdict (duplicates allowed)" \
+    "$VERIFY" verdicts --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt" \
+    --allow-duplicates
+it_assert "after kill -9: verdicts in event order per user; part 10 counts every earlier event exactly once" \
+    "$VERIFY" history --events "$IT_TMP/events.jsonl" --verdicts "$IT_TMP/verdicts.txt" \
+    --replayed 5600:6300
 
 if [ "$IT_FAILED" -gt 0 ]; then
-    for n in a b c d; do
+    for n in a b c d e2 f2; do
         [ -f "$IT_TMP/$n.log" ] || continue
         echo "# $n.log (engine lines):" >&2
         grep '"mod":"engine"' "$IT_TMP/$n.log" | tail -12 | sed 's/^/#   /' >&2
