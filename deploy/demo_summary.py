@@ -7,10 +7,9 @@ TRUTH:    riskgate gen --truth-out (scenario and label per event)
 INPUT:    the input topic as kcat -f '%T\t%s\n' (produce timestamp, event)
 VERDICTS: the verdict topic as kcat -f '%T\t%s\n'
 Kafka-to-verdict latency = verdict produce timestamp - event produce timestamp,
-for all events and for those produced after the first WARM_MS (the first
-second is mostly the generator's idempotent producer waiting for its
-producer id while riskgate's caches are empty; the benchmark reports the
-same split).
+for all events and for those produced after the first WARM_MS (the stack,
+the generator's producer and riskgate's caches all start cold; the
+benchmark reports the same split).
 """
 import json
 import sys
