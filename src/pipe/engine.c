@@ -74,6 +74,7 @@ struct item {
     rg_wm_token token;
     int64_t t_recv_ns;
     enum item_kind kind;
+    bool applied; /* feedback: applied to the profile store, to acknowledge */
 };
 
 struct engine;
@@ -353,7 +354,7 @@ static void handle_feedback(struct worker *w, struct item *it)
         }
     }
     if (rc == 0) {
-        mark_done(w->eng, it->token);
+        it->applied = true; /* acknowledged once it is in Redis: process_batch */
         return;
     }
     if (rc == RG_EAGAIN)
@@ -417,13 +418,15 @@ static void process_batch(struct worker *w, size_t n)
     struct rg_decider *dc;
     forget_if_revoked(w);
     enter_generation(w, &dc);
-    size_t nt = 0;
+    size_t nt = 0, nfb = 0;
 
     for (size_t i = 0; i < n; i++) {
         struct item *it = w->batch[i];
         rd_kafka_message_t *m = it->rkm;
         if (it->kind == ITEM_FEEDBACK) {
+            it->applied = false;
             handle_feedback(w, it);
+            nfb += it->applied;
             continue;
         }
         rg_counter_inc(RG_M_EVENTS_IN);
@@ -503,6 +506,19 @@ static void process_batch(struct worker *w, size_t n)
             }
         }
     }
+    if (nfb > 0) {
+        /* Feedback is acknowledged (its offset may then be committed) only
+         * after its profile change is in Redis: a change only in this
+         * worker's cache would die with the process. With events in the
+         * batch their script wrote it; a batch of feedback alone flushes
+         * here. While Redis is down it stays dirty and the first flush that
+         * succeeds writes it, as for events (docs/profiles.md). */
+        if (rg_profile_flush(w->ps) != 0)
+            rg_counter_inc(RG_M_REDIS_ERRORS);
+        for (size_t i = 0; i < n; i++)
+            if (w->batch[i]->kind == ITEM_FEEDBACK && w->batch[i]->applied)
+                mark_done(e, w->batch[i]->token);
+    }
     export_profile_stats(w);
     leave_generation(w);
 
@@ -527,6 +543,10 @@ static void *worker_main(void *arg)
         if (atomic_load(&e->workers_stop) && rg_ring_size(w->ring) == 0)
             break;
     }
+    /* Graceful stop: what a failed write-back left dirty gets one more try. */
+    if (rg_profile_flush(w->ps) != 0)
+        RG_WARN(MOD, "worker %d: some profile updates could not be written at exit (Redis "
+                "unavailable)", w->id);
     return NULL;
 }
 
