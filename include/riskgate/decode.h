@@ -138,6 +138,9 @@ struct rg_dlq_meta {
 #define RG_DLQ_H_SOURCE_PARTITION "riskgate-source-partition"
 #define RG_DLQ_H_SOURCE_OFFSET "riskgate-source-offset"
 #define RG_DLQ_H_VERSION "riskgate-version"
+/* Only on a dead letter whose original was too large for the dead-letter
+ * topic: the original's length in bytes; the value is its first bytes. */
+#define RG_DLQ_H_TRUNCATED_FROM "riskgate-truncated-from"
 
 /* Build the six DLQ headers (values as text, NULL strings become "").
  * The caller owns the result: pass it to rd_kafka_producev() with

@@ -135,6 +135,10 @@ struct engine {
     /* Partition revokes so far: a worker that sees it move forgets its
      * cached users (another instance may own and update them now). */
     _Atomic uint64_t revokes;
+    /* The longest dead-letter value the producer takes (its
+     * message.max.bytes less room for key, headers and framing); longer
+     * originals are cut to it (riskgate-truncated-from). */
+    size_t dlq_max;
     unsigned char secret[128];
     int secret_len;
 };
@@ -230,11 +234,46 @@ fail:
 
 /* ------------------------------------------------------ delivery reports */
 
+/* The broker refused a dead letter as too large for the dead-letter topic
+ * (its max.message.bytes is below the producer's): send its first
+ * RG_MSG_MAX bytes instead, so a large bad event cannot stop the engine.
+ * Returns true when the shortened copy is on its way. */
+static bool dlq_retry_truncated(struct engine *e, rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    if (m->rkt != e->t_dlq || m->err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+        m->len <= RG_MSG_MAX)
+        return false;
+    rd_kafka_headers_t *orig = NULL, *h;
+    if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR || !orig)
+        return false;
+    h = rd_kafka_headers_copy(orig);
+    const void *v;
+    size_t vlen;
+    if (rd_kafka_header_get_last(h, RG_DLQ_H_TRUNCATED_FROM, &v, &vlen) != 0) {
+        char from[24];
+        snprintf(from, sizeof(from), "%zu", m->len);
+        rd_kafka_header_add(h, RG_DLQ_H_TRUNCATED_FROM, -1, from, -1);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, (size_t)RG_MSG_MAX), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(m->_private), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(h);
+        return false;
+    }
+    RG_LOG_RATELIMITED(RG_LOG_WARN, MOD, "dead letter of %zu bytes refused by the broker as too "
+                       "large; sent its first %d bytes (riskgate-truncated-from)", m->len,
+                       RG_MSG_MAX);
+    return true;
+}
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk;
     struct engine *e = opaque;
     rg_wm_token t = (rg_wm_token)m->_private;
+    if (m->err && dlq_retry_truncated(e, rk, m))
+        return; /* the token is done when the shortened copy is delivered */
     if (m->err) {
         /* Delivery retries are infinite (message.timeout.ms=0), so an error
          * here is permanent (authorisation, record too large, fatal
@@ -320,6 +359,13 @@ static void send_dead_letter(struct worker *w, struct item *it, const char *code
     }
     if (m->len)
         rg_card_mask(m->payload, m->len, w->mbuf);
+    /* Masked first, then cut: a card number at the cut is masked whole. */
+    size_t len = m->len;
+    char from[24] = "";
+    if (len > e->dlq_max) {
+        snprintf(from, sizeof(from), "%zu", len);
+        len = e->dlq_max;
+    }
     struct rg_dlq_meta meta = {
         .code = code,
         .message = message,
@@ -328,12 +374,14 @@ static void send_dead_letter(struct worker *w, struct item *it, const char *code
         .offset = m->offset,
     };
     rd_kafka_headers_t *h = rg_dlq_headers_new(&meta);
+    if (h && from[0])
+        rd_kafka_header_add(h, RG_DLQ_H_TRUNCATED_FROM, -1, from, -1);
     /* The key is the producer's user_id; mask it too in case it is a PAN. */
     char kbuf[256];
     size_t klen = m->key_len < sizeof(kbuf) ? m->key_len : sizeof(kbuf);
     if (klen)
         rg_card_mask_text(m->key, klen, kbuf);
-    if (produce(e, e->t_dlq, klen ? kbuf : NULL, klen, w->mbuf, m->len, h, it->token) == 0)
+    if (produce(e, e->t_dlq, klen ? kbuf : NULL, klen, w->mbuf, len, h, it->token) == 0)
         RG_LOG_RATELIMITED(RG_LOG_WARN, MOD, "dead letter %s from %s[%d]@%lld: %s", code,
                            meta.topic, (int)meta.partition, (long long)meta.offset, message);
 }
@@ -1087,6 +1135,13 @@ static int kafka_init(struct engine *e)
         return RG_EINVAL;
     }
     rd_kafka_conf_set_dr_msg_cb(pc, dr_msg_cb);
+    char mmb[32];
+    size_t mmb_len = sizeof(mmb);
+    long long msg_max = 1000000; /* librdkafka's default */
+    if (rd_kafka_conf_get(pc, "message.max.bytes", mmb, &mmb_len) == RD_KAFKA_CONF_OK)
+        msg_max = atoll(mmb);
+    /* 64 KiB of room for the key, the headers and the record framing. */
+    e->dlq_max = msg_max > 2 * (RG_MSG_MAX + 1024) ? (size_t)msg_max - 65536 : RG_MSG_MAX;
     e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
     if (!e->producer) {
         RG_ERROR(MOD, "producer: %s", err);

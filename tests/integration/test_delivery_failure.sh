@@ -6,7 +6,11 @@
 #      2; no offset of an undelivered verdict is committed;
 #   2. after the fix (the topic's limit restored), a restart consumes the
 #      events again and every one gets exactly one verdict; SIGTERM then
-#      leaves the group with every offset committed (lag 0).
+#      leaves the group with every offset committed (lag 0);
+#   3. a bad event larger than the producer's message.max.bytes, and one
+#      larger than the dead-letter topic's max.message.bytes: each goes to
+#      the dead-letter topic cut short (riskgate-truncated-from: its
+#      length), riskgate keeps running, the events after it get verdicts.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=${RISKGATE_BIN:-$IT_REPO/build/riskgate}
@@ -78,8 +82,60 @@ RG_PID=
 it_assert_eq "$rc" 0 "SIGTERM: exit 0"
 it_assert_eq "$(group_offsets)" "300 0" "every offset committed (300 in all, lag 0)"
 
+# ---- 3. a bad event too large for the dead-letter topic: cut, never a stop
+# (before 2026-11-29 it stopped the engine at every restart: a poison pill)
+big_event() { # big_event ID BYTES: one bad (too_large) event, key big-user,
+    # padded with random base64 so that compression cannot shrink it below
+    # the broker's limit
+    /usr/bin/python3 -c 'import base64, json, os, sys
+pad = base64.b64encode(os.urandom(int(sys.argv[2]) * 3 // 4)).decode()
+print(json.dumps({"event_id": sys.argv[1], "user_id": "big-user", "amount": 1, "currency": "EUR",
+                  "ts": "2026-11-28T10:00:00Z", "pad": pad}))' "$1" "$2" > "$IT_TMP/$1.jsonl"
+    it_produce_file transactions "$IT_TMP/$1.jsonl" || it_fail "produce $1" "kcat failed"
+}
+small_events() { # small_events SEED: 20 good events of big-user, after the big one
+    "$BIN" gen --out "$IT_TMP/s$1.raw" --feedback-out /dev/null --truth-out "$IT_TMP/s$1.truth" \
+        --count 20 --users 1 --malformed 0 --seed "$1" > /dev/null 2>&1
+    sed 's/"user_id":"[^"]*"/"user_id":"big-user"/' "$IT_TMP/s$1.raw" > "$IT_TMP/s$1.jsonl"
+    sed -i 's/"user_id":"[^"]*"/"user_id":"big-user"/' "$IT_TMP/s$1.truth"
+    it_produce_file transactions "$IT_TMP/s$1.jsonl" || it_fail "produce s$1" "kcat failed"
+}
+dlq_of() { # dlq_of ID: "length truncated-from" of ID's dead letter
+    timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t transactions.dlq -o beginning -e -q \
+        -X fetch.message.max.bytes=2097152 -f '%S\t%h\t%s\n' 2>/dev/null |
+        grep -aF "\"event_id\": \"$1\"" | awk -F'\t' '
+        match($2, /riskgate-truncated-from=[0-9]+/) { print $1, substr($2, RSTART + 24, RLENGTH - 24) }'
+}
+test_eq_verdicts() { [ "$(verdicts_of "$1")" -ge "$2" ]; }
+verdicts_of() { timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+    2>/dev/null | grep -ac "\"e-$1_"; }
+it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run3.log"
+big_event big-1 1500000
+small_events 62
+it_assert "1.5 MB bad event: the events after it get their verdicts" \
+    it_wait_until 60 test_eq_verdicts 62 20
+it_assert "1.5 MB bad event: riskgate still runs" it_pid_alive "$RG_PID"
+it_assert_eq "$(dlq_of big-1)" "934464 $(($(wc -c < "$IT_TMP/big-1.jsonl") - 1))" \
+    "1.5 MB bad event: dead letter cut to the producer's message.max.bytes less 64 KiB, original length in riskgate-truncated-from"
+it_assert "the limit on the dead-letter topic is lowered to 200000" \
+    it_kafka_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" \
+    --alter --entity-type topics --entity-name transactions.dlq --add-config max.message.bytes=200000
+big_event big-2 500000
+small_events 63
+it_assert "500 kB bad event, smaller dead-letter topic: the events after it get their verdicts" \
+    it_wait_until 60 test_eq_verdicts 63 20
+it_assert "500 kB bad event: riskgate still runs" it_pid_alive "$RG_PID"
+it_assert_eq "$(dlq_of big-2)" "65536 $(($(wc -c < "$IT_TMP/big-2.jsonl") - 1))" \
+    "500 kB bad event: the broker refused it whole; its first 64 KiB went instead"
+kill -TERM "$RG_PID"
+wait "$RG_PID"
+rc=$?
+RG_PID=
+it_assert_eq "$rc" 0 "SIGTERM: exit 0"
+it_assert_eq "$(group_offsets)" "342 0" "every offset committed (342 in all, lag 0)"
+
 if [ "$IT_FAILED" -gt 0 ]; then
-    for f in run1 run2; do
+    for f in run1 run2 run3; do
         echo "# $f.log:" >&2
         grep -v '"level":"debug"' "$IT_TMP/$f.log" | tail -8 | sed 's/^/#   /' >&2
     done
