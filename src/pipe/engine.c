@@ -794,7 +794,8 @@ static void dispatch(struct engine *e, rd_kafka_message_t *m)
     if (!wm) {
         /* Not assigned through our callback (cannot happen); do not lose it:
          * leave it uncommitted by not tracking and not storing. */
-        RG_ERROR(MOD, "message from untracked partition %s[%d]", tname, (int)m->partition);
+        RG_LOG_RATELIMITED(RG_LOG_ERROR, MOD, "message from untracked partition %s[%d]", tname,
+                           (int)m->partition);
         rd_kafka_message_destroy(m);
         return;
     }
