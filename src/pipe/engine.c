@@ -561,7 +561,7 @@ static void process_batch(struct worker *w, size_t n)
          * batch their script wrote it; a batch of feedback alone flushes
          * here. While Redis is down it stays dirty and the first flush that
          * succeeds writes it, as for events (docs/profiles.md). */
-        if (rg_profile_flush(w->ps) != 0)
+        if (rg_profile_flush(w->ps) != 0 && nt == 0) /* with events: counted above */
             rg_counter_inc(RG_M_REDIS_ERRORS);
         for (size_t i = 0; i < n; i++)
             if (w->batch[i]->kind == ITEM_FEEDBACK && w->batch[i]->applied)
