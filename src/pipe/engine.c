@@ -1249,6 +1249,22 @@ int rg_engine_run(const struct rg_conf *conf)
     if (!atomic_load(&e->redis_ok))
         RG_WARN(MOD, "Redis %s:%d not reachable yet; degradation policy applies until it is",
                 conf->redis_host, conf->redis_port);
+    /* The HTTP endpoint first: an instance that cannot be watched (its
+     * address taken, a typo) stops here, before it consumes anything. */
+    if (conf->http_listen[0]) {
+        char host[256];
+        int port;
+        struct rg_http_hooks hooks = { .last_heartbeat_ms = hb_hook, .readiness = ready_hook };
+        atomic_store(&e->heartbeat_ms, rg_clock_now_ms());
+        if (rg_split_hostport(conf->http_listen, host, sizeof(host), &port) == 0)
+            http = rg_http_start(host, port, &hooks, e);
+        if (!http) {
+            RG_ERROR(MOD, "cannot serve /metrics /healthz /readyz on %s (http.listen): address in "
+                     "use or not local? Set another, or \"\" for none", conf->http_listen);
+            goto out;
+        }
+        RG_INFO(MOD, "metrics and health on http://%s:%d/", host, rg_http_port(http));
+    }
     if (kafka_init(e) != 0)
         goto out;
 
@@ -1275,18 +1291,6 @@ int rg_engine_run(const struct rg_conf *conf)
         g_stop_req = 1;
     }
 
-    if (conf->http_listen[0]) {
-        char host[256];
-        int port;
-        struct rg_http_hooks hooks = { .last_heartbeat_ms = hb_hook, .readiness = ready_hook };
-        atomic_store(&e->heartbeat_ms, rg_clock_now_ms());
-        if (rg_split_hostport(conf->http_listen, host, sizeof(host), &port) == 0)
-            http = rg_http_start(host, port, &hooks, e);
-        if (!http)
-            RG_WARN(MOD, "HTTP endpoint %s not started", conf->http_listen);
-        else
-            RG_INFO(MOD, "metrics and health on http://%s:%d/", host, rg_http_port(http));
-    }
     RG_INFO(MOD, "riskgate %s running: %d worker(s), batch %d, consuming %s from %s",
             RISKGATE_VERSION, e->n_workers, e->batch_size, conf->topic_in,
             conf->kafka_bootstrap);

@@ -42,6 +42,23 @@ it_assert "a rejected producer property stops start-up" test "$st" -ne 0 -a "$st
 it_assert "the error names kafka.producer_properties.linger.ms" \
     grep -q 'kafka.producer_properties.linger.ms=soon' "$IT_TMP/badprop.log"
 
+# ---- 0b. an HTTP address that is taken stops start-up, named
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' > "$IT_TMP/busy.port" &
+busy_pid=$!
+it_on_exit "kill $busy_pid 2>/dev/null"
+it_wait_until 10 test -s "$IT_TMP/busy.port"
+sed "s/listen: \"\"/listen: 127.0.0.1:$(cat "$IT_TMP/busy.port")/" "$IT_TMP/riskgate.yaml" \
+    > "$IT_TMP/riskgate-busy.yaml"
+timeout 60 "$BIN" run -c "$IT_TMP/riskgate-busy.yaml" > "$IT_TMP/busy.log" 2>&1
+st=$?
+it_assert "a taken http.listen address stops start-up" test "$st" -ne 0 -a "$st" -ne 124
+it_assert "the error names http.listen and the address" \
+    grep -q "cannot serve /metrics /healthz /readyz on 127.0.0.1:$(cat "$IT_TMP/busy.port") (http.listen)" \
+    "$IT_TMP/busy.log"
+kill "$busy_pid" 2>/dev/null
+
 wait_verdicts() { it_wait_verdicts "$1" "$2" "$3" "$IT_TMP/verdicts.txt"; }
 
 # ---- 1. N in, N out, dead letters
