@@ -351,21 +351,26 @@ make_tls() {
     mkdir -p "$d"
     chmod 700 "$d"
     (
-        cd "$d"
+        cd "$d" || exit 1
+        # sign NAME CN [OPENSSL-X509-ARGS...]: NAME.key and NAME.pem, signed by the CA.
+        sign() {
+            local name=$1 cn=$2
+            shift 2
+            openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
+                -subj "/CN=$cn" 2>/dev/null
+            openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -days 2 -out "$name.pem" "$@" 2>/dev/null
+        }
         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
             -subj "/CN=riskgate local stack CA" 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr \
-            -subj "/CN=localhost" 2>/dev/null
         printf 'subjectAltName=IP:%s,DNS:localhost\n' "$HOST" > broker.ext
-        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-            -days 2 -extfile broker.ext -out broker.pem 2>/dev/null
+        sign broker localhost -extfile broker.ext
         cat broker.key broker.pem ca.pem > broker-keystore.pem
-        openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
-            -subj "/CN=$SASL_USER" 2>/dev/null
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-            -days 2 -out client.pem 2>/dev/null
+        sign client "$SASL_USER"
         head -c 18 /dev/urandom | base64 | tr '+/' '-_' > sasl-password
         chmod 600 ./*
+        # (errexit does not work inside "( ... ) || die": check the results)
+        [ -s broker.pem ] && [ -s client.pem ] && [ -s sasl-password ]
     ) || die "could not make the stack's TLS material (openssl)"
 }
 

@@ -129,6 +129,7 @@ struct rg_dlq_meta {
     const char *topic;   /* source topic */
     int32_t partition;   /* source partition */
     int64_t offset;      /* source offset */
+    size_t truncated_from; /* the original's length when the value is cut, else 0 */
 };
 
 /* DLQ Kafka header names (contract v1, docs/contract.md). */
@@ -142,7 +143,13 @@ struct rg_dlq_meta {
  * topic: the original's length in bytes; the value is its first bytes. */
 #define RG_DLQ_H_TRUNCATED_FROM "riskgate-truncated-from"
 
-/* Build the six DLQ headers (values as text, NULL strings become "").
+/* Say that a dead letter's value is cut: RG_DLQ_H_TRUNCATED_FROM = the
+ * original length, unless H has it already (a second cut keeps the first
+ * length). @locality any thread. */
+rd_kafka_resp_err_t rg_dlq_header_truncated(rd_kafka_headers_t *h, size_t original_len);
+
+/* Build the six DLQ headers (values as text, NULL strings become ""), and
+ * RG_DLQ_H_TRUNCATED_FROM when m->truncated_from is set.
  * The caller owns the result: pass it to rd_kafka_producev() with
  * RD_KAFKA_V_HEADERS(), which takes ownership on success only; otherwise
  * rd_kafka_headers_destroy() it. NULL on out of memory. Allocates (DLQ is

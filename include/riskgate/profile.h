@@ -216,10 +216,11 @@ int rg_profile_flush(struct rg_profile_store *s);
  * instance may update those users meanwhile; a profile cached from before
  * would hide its updates from the features and overwrite them at the next
  * write-back. Dirty profiles are flushed first; those that cannot be
- * written (Redis down) are dropped and counted in updates_dropped. Returns
- * the number of users forgotten. In memory mode dirty profiles go to the
- * map. @locality the owning worker thread. */
-size_t rg_profile_forget(struct rg_profile_store *s);
+ * written (Redis down) are dropped, counted in updates_dropped and in
+ * *dropped when it is not NULL. Returns the number of users forgotten. In
+ * memory mode dirty profiles go to the map. @locality the owning worker
+ * thread. */
+size_t rg_profile_forget(struct rg_profile_store *s, size_t *dropped);
 
 /* Decode and apply one risk-feedback JSON event. Returns 0; RG_EPARSE /
  * RG_EINVAL with a reason in reason[reason_cap] for malformed input (send

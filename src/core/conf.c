@@ -274,11 +274,9 @@ static int add_prop(struct rg_conf *c, enum rg_kafka_scope scope, const char *ke
 static char *expand_env_refs(const char *s, char *why, size_t why_cap)
 {
     size_t cap = strlen(s) + 1, n = 0;
-    char *out = malloc(cap);
-    if (!out) {
-        snprintf(why, why_cap, "out of memory");
-        return NULL;
-    }
+    char *out = malloc(cap), var[64];
+    if (!out)
+        goto oom;
     while (*s) {
         const char *add = s;
         size_t len = 1;
@@ -293,22 +291,17 @@ static char *expand_env_refs(const char *s, char *why, size_t why_cap)
             if (*end != '}' || end == name || isdigit((unsigned char)*name)) {
                 snprintf(why, why_cap, "'${' must start a reference ${NAME} to an environment "
                                        "variable (write '$${' for a literal '${')");
-                free(out);
-                return NULL;
+                goto fail;
             }
-            char var[64];
             if ((size_t)(end - name) >= sizeof(var)) {
                 snprintf(why, why_cap, "environment variable name too long");
-                free(out);
-                return NULL;
+                goto fail;
             }
             memcpy(var, name, (size_t)(end - name));
             var[end - name] = '\0';
-            add = getenv(var);
-            if (!add) {
+            if (!(add = getenv(var))) {
                 snprintf(why, why_cap, "environment variable %s is not set", var);
-                free(out);
-                return NULL;
+                goto fail;
             }
             len = strlen(add);
             s = end + 1;
@@ -318,11 +311,8 @@ static char *expand_env_refs(const char *s, char *why, size_t why_cap)
         if (n + len + 1 > cap) {
             cap = (n + len + 1) * 2;
             char *nb = realloc(out, cap);
-            if (!nb) {
-                free(out);
-                snprintf(why, why_cap, "out of memory");
-                return NULL;
-            }
+            if (!nb)
+                goto oom;
             out = nb;
         }
         memcpy(out + n, add, len);
@@ -330,6 +320,11 @@ static char *expand_env_refs(const char *s, char *why, size_t why_cap)
     }
     out[n] = '\0';
     return out;
+oom:
+    snprintf(why, why_cap, "out of memory");
+fail:
+    free(out);
+    return NULL;
 }
 
 /* Names of the keys of one section (or the sections when section is NULL)

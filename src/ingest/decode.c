@@ -1007,6 +1007,17 @@ int rg_txn_decode(struct rg_decoder *dec, const char *buf, size_t len, struct rg
 /* ------------------------------------------------------------------ */
 /* dead letters                                                        */
 
+rd_kafka_resp_err_t rg_dlq_header_truncated(rd_kafka_headers_t *h, size_t original_len)
+{
+    const void *v;
+    size_t vlen;
+    if (rd_kafka_header_get_last(h, RG_DLQ_H_TRUNCATED_FROM, &v, &vlen) == 0)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    char from[24];
+    snprintf(from, sizeof(from), "%zu", original_len);
+    return rd_kafka_header_add(h, RG_DLQ_H_TRUNCATED_FROM, -1, from, -1);
+}
+
 rd_kafka_headers_t *rg_dlq_headers_new(const struct rg_dlq_meta *m)
 {
     if (!m)
@@ -1027,6 +1038,10 @@ rd_kafka_headers_t *rg_dlq_headers_new(const struct rg_dlq_meta *m)
             rd_kafka_headers_destroy(hdrs);
             return NULL;
         }
+    }
+    if (m->truncated_from && rg_dlq_header_truncated(hdrs, m->truncated_from)) {
+        rd_kafka_headers_destroy(hdrs);
+        return NULL;
     }
     return hdrs;
 }

@@ -247,13 +247,7 @@ static bool dlq_retry_truncated(struct engine *e, rd_kafka_t *rk, const rd_kafka
     if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR || !orig)
         return false;
     h = rd_kafka_headers_copy(orig);
-    const void *v;
-    size_t vlen;
-    if (rd_kafka_header_get_last(h, RG_DLQ_H_TRUNCATED_FROM, &v, &vlen) != 0) {
-        char from[24];
-        snprintf(from, sizeof(from), "%zu", m->len);
-        rd_kafka_header_add(h, RG_DLQ_H_TRUNCATED_FROM, -1, from, -1);
-    }
+    rg_dlq_header_truncated(h, m->len);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_RKT(m->rkt), RD_KAFKA_V_KEY(m->key, m->key_len),
         RD_KAFKA_V_VALUE(m->payload, (size_t)RG_MSG_MAX), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -360,22 +354,16 @@ static void send_dead_letter(struct worker *w, struct item *it, const char *code
     if (m->len)
         rg_card_mask(m->payload, m->len, w->mbuf);
     /* Masked first, then cut: a card number at the cut is masked whole. */
-    size_t len = m->len;
-    char from[24] = "";
-    if (len > e->dlq_max) {
-        snprintf(from, sizeof(from), "%zu", len);
-        len = e->dlq_max;
-    }
+    size_t len = m->len > e->dlq_max ? e->dlq_max : m->len;
     struct rg_dlq_meta meta = {
         .code = code,
         .message = message,
         .topic = rd_kafka_topic_name(m->rkt),
         .partition = m->partition,
         .offset = m->offset,
+        .truncated_from = len < m->len ? m->len : 0,
     };
     rd_kafka_headers_t *h = rg_dlq_headers_new(&meta);
-    if (h && from[0])
-        rd_kafka_header_add(h, RG_DLQ_H_TRUNCATED_FROM, -1, from, -1);
     /* The key is the producer's user_id; mask it too in case it is a PAN. */
     char kbuf[256];
     size_t klen = m->key_len < sizeof(kbuf) ? m->key_len : sizeof(kbuf);
@@ -386,7 +374,9 @@ static void send_dead_letter(struct worker *w, struct item *it, const char *code
                            meta.topic, (int)meta.partition, (long long)meta.offset, message);
 }
 
-static void handle_feedback(struct worker *w, struct item *it)
+/* Apply one feedback message; true when it changed (or confirmed) the
+ * profile store, false when it was dead-lettered. */
+static bool handle_feedback(struct worker *w, struct item *it)
 {
     char reason[200] = "";
     rd_kafka_message_t *m = it->rkm;
@@ -401,15 +391,14 @@ static void handle_feedback(struct worker *w, struct item *it)
             nanosleep(&ts, NULL);
         }
     }
-    if (rc == 0) {
-        it->applied = true; /* acknowledged once it is in Redis: process_batch */
-        return;
-    }
+    if (rc == 0)
+        return true; /* acknowledged once it is in Redis: process_batch */
     if (rc == RG_EAGAIN)
         send_dead_letter(w, it, "feedback_store_unavailable",
                          "profile store unavailable; feedback not applied");
     else
         send_dead_letter(w, it, "invalid_feedback", reason[0] ? reason : "invalid feedback");
+    return false;
 }
 
 static void enter_generation(struct worker *w, struct rg_decider **dc)
@@ -450,14 +439,10 @@ static void forget_if_revoked(struct worker *w)
     uint64_t r = atomic_load_explicit(&w->eng->revokes, memory_order_acquire);
     if (r == w->revokes_seen)
         return;
-    struct rg_profile_stats before, after;
-    rg_profile_stats(w->ps, &before);
-    size_t n = rg_profile_forget(w->ps);
-    rg_profile_stats(w->ps, &after);
+    size_t dropped, n = rg_profile_forget(w->ps, &dropped);
     w->revokes_seen = r;
     RG_INFO(MOD, "worker %d: partitions were revoked; forgot %zu cached user(s)%s", w->id, n,
-            after.updates_dropped > before.updates_dropped
-                ? " (some unwritten updates dropped: Redis unavailable)" : "");
+            dropped ? " (some unwritten updates dropped: Redis unavailable)" : "");
 }
 
 static void process_batch(struct worker *w, size_t n)
@@ -472,8 +457,7 @@ static void process_batch(struct worker *w, size_t n)
         struct item *it = w->batch[i];
         rd_kafka_message_t *m = it->rkm;
         if (it->kind == ITEM_FEEDBACK) {
-            it->applied = false;
-            handle_feedback(w, it);
+            it->applied = handle_feedback(w, it);
             nfb += it->applied;
             continue;
         }

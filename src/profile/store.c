@@ -667,8 +667,10 @@ int rg_profile_flush(struct rg_profile_store *s)
     return 0;
 }
 
-size_t rg_profile_forget(struct rg_profile_store *s)
+size_t rg_profile_forget(struct rg_profile_store *s, size_t *dropped)
 {
+    if (dropped)
+        *dropped = 0;
     if (!s)
         return 0;
     if (!s->mem_mode && s->ndirty)
@@ -679,10 +681,13 @@ size_t rg_profile_forget(struct rg_profile_store *s)
         if (!e->h)
             continue;
         if (e->dirty) {
-            if (s->mem_mode)
+            if (s->mem_mode) {
                 (void)mem_writeback(s, e);
-            else
+            } else {
                 s->st.updates_dropped++;
+                if (dropped)
+                    (*dropped)++;
+            }
         }
         e->h = 0;
         e->dirty = 0;

@@ -184,6 +184,24 @@ it_produce_file() {
         "${IT_KCAT_PRODUCE_MAX[@]}" "$@" < <(it_key_lines "$file")
 }
 
+# it_read_verdicts [OUTFILE]: every message on `verdicts` so far, one
+# "key<TAB>value" line each, into OUTFILE (default $IT_TMP/verdicts.txt).
+it_read_verdicts() {
+    timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
+        -f '%k\t%s\n' > "${1:-$IT_TMP/verdicts.txt}" 2>/dev/null
+}
+
+# it_group_offsets GROUP TOPIC: "COMMITTED LAG" of consumer group GROUP on
+# TOPIC, each summed over the partitions that have a committed offset
+# (Kafka's ConsumerGroupCommand lists only those once the group is empty).
+it_group_offsets() {
+    it_kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" --describe --group "$1" \
+        > "$IT_TMP/group.txt" 2>/dev/null
+    awk -v t="$2" '$2 == t && $4 ~ /^[0-9]+$/ { c += $4; l += $6 } END { print c + 0, l + 0 }' \
+        "$IT_TMP/group.txt"
+}
+
 # it_wait_verdicts TRUTH N TIMEOUT_S [OUTFILE]: read `verdicts` (key<TAB>value
 # per line, into OUTFILE, default $IT_TMP/verdicts.txt) until N distinct
 # valid events of the gen truth file TRUTH have a verdict, or TIMEOUT_S
@@ -192,8 +210,7 @@ it_wait_verdicts() {
     local truth=$1 n=$2 tmo=$3 out=${4:-$IT_TMP/verdicts.txt} got=0 deadline
     deadline=$((SECONDS + tmo))
     while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            -f '%k\t%s\n' > "$out" 2>/dev/null
+        it_read_verdicts "$out"
         got=$("$IT_REPO/tests/integration/verify.py" count-distinct --truth "$truth" --verdicts "$out")
         [ "$got" -ge "$n" ] && return 0
         sleep 0.5

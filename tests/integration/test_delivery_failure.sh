@@ -34,16 +34,7 @@ topic_config() { # topic_config --add-config K=V | --delete-config K
         --alter --entity-type topics --entity-name verdicts "$@" > "$IT_TMP/config.out" 2>&1
 }
 
-# group_offsets: "committed lag" of the group on transactions, summed over
-# the partitions with a committed offset (ConsumerGroupCommand lists only
-# those once the group has no members).
-group_offsets() {
-    it_kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
-        --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" --describe --group it-delivery \
-        > "$IT_TMP/group.txt" 2>/dev/null
-    awk '$2 == "transactions" && $4 ~ /^[0-9]+$/ { c += $4; l += $6 } END { print c + 0, l + 0 }' \
-        "$IT_TMP/group.txt"
-}
+group_offsets() { it_group_offsets it-delivery transactions; }
 
 "$BIN" gen --out "$IT_TMP/ev.jsonl" --feedback-out /dev/null --truth-out "$IT_TMP/truth.jsonl" \
     --count 300 --users 50 --malformed 0 --seed 61 > /dev/null 2>&1 || it_fail gen "gen failed"
@@ -62,8 +53,8 @@ it_assert "the log names the topic and the broker's reason" \
     grep -q 'delivery to verdicts failed permanently: .*[Ll]arge' "$IT_TMP/run1.log"
 it_assert "... once, not once per failed verdict (rate-limited)" \
     test "$(grep -c 'failed permanently' "$IT_TMP/run1.log")" -le 3
-n=$(timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q 2>/dev/null | wc -l)
-it_assert_eq "$n" 0 "no verdict was written"
+it_read_verdicts
+it_assert_eq "$(wc -l < "$IT_TMP/verdicts.txt")" 0 "no verdict was written"
 it_assert_eq "$(group_offsets | cut -d' ' -f1)" 0 "no offset of an undelivered verdict is committed"
 
 # ---- 2. fixed: everything again, once
@@ -71,8 +62,7 @@ it_assert "the limit is lifted" topic_config --delete-config max.message.bytes
 it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run2.log"
 it_wait_verdicts "$IT_TMP/truth.jsonl" 300 90
 sleep 1 # a late duplicate would show up now
-timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_read_verdicts
 it_assert "after the fix every event has exactly one verdict" \
     "$VERIFY" verdicts --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt"
 kill -TERM "$RG_PID"
@@ -107,8 +97,7 @@ dlq_of() { # dlq_of ID: "length truncated-from" of ID's dead letter
         match($2, /riskgate-truncated-from=[0-9]+/) { print $1, substr($2, RSTART + 24, RLENGTH - 24) }'
 }
 test_eq_verdicts() { [ "$(verdicts_of "$1")" -ge "$2" ]; }
-verdicts_of() { timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-    2>/dev/null | grep -ac "\"e-$1_"; }
+verdicts_of() { it_read_verdicts && grep -ac "\"e-$1_" "$IT_TMP/verdicts.txt"; }
 it_rg_start "$IT_TMP/riskgate.yaml" "$IT_TMP/run3.log"
 big_event big-1 1500000
 small_events 62

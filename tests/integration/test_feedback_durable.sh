@@ -41,13 +41,7 @@ YAML
 
 # feedback_committed N: the group's committed offsets on risk-feedback add
 # up to N (every feedback message so far).
-feedback_committed() {
-    it_kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
-        --bootstrap-server "$RISKGATE_KAFKA_BOOTSTRAP" --describe --group it-feedback \
-        > "$IT_TMP/group.txt" 2>/dev/null
-    [ "$(awk '$2 == "risk-feedback" && $4 ~ /^[0-9]+$/ { c += $4 } END { print c + 0 }' \
-        "$IT_TMP/group.txt")" = "$1" ]
-}
+feedback_committed() { [ "$(it_group_offsets it-feedback risk-feedback | cut -d' ' -f1)" = "$1" ]; }
 
 # round NAME HOW: settings (password) for 20 new users, wait until their
 # offsets are committed, stop riskgate HOW (kill or term), restart, and
@@ -78,8 +72,7 @@ round() {
     it_produce_file transactions "$IT_TMP/$name.ev.jsonl" || it_fail "$name: produce" "kcat failed"
     local deadline=$((SECONDS + 60)) n=0
     while ((SECONDS < deadline)); do
-        timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-            2>/dev/null | grep -aF "\"$name-e" > "$IT_TMP/$name.verdicts"
+        it_read_verdicts && grep -aF "\"$name-e" "$IT_TMP/verdicts.txt" > "$IT_TMP/$name.verdicts"
         n=$(wc -l < "$IT_TMP/$name.verdicts")
         [ "$n" -ge 20 ] && break
         sleep 0.5

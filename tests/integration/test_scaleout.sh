@@ -26,13 +26,14 @@ VERIFY=$IT_REPO/tests/integration/verify.py
 
 it_stack_up || { it_fail stack "the local stack did not come up"; it_summary; exit 1; }
 
-# config NAME [STRATEGY [FEEDBACK [GROUP]]]: one consumer group for all
-# instances; no feedback topic (only the 4 partitions of transactions:
-# every move is one of them).
+# config NAME [CONSUMER_PROPERTIES [FEEDBACK [GROUP]]]: one consumer group
+# for all instances; no feedback topic (only the 4 partitions of
+# transactions: every move is one of them). CONSUMER_PROPERTIES: lines
+# "name: value" for kafka.consumer_properties.
 config() {
     local props=
     [ -n "${2:-}" ] && props="  consumer_properties:
-    partition.assignment.strategy: $2"
+$(sed 's/^/    /' <<< "$2")"
     cat > "$IT_TMP/$1.yaml" <<YAML
 kafka:
   group_id: ${4:-it-scale}
@@ -132,8 +133,8 @@ it_assert_eq "$?" 0 "A: SIGTERM, exit 0"
 
 # ---- 2. cooperative-sticky, the same group: it is empty now, so it may
 # change protocol, and goes on from the offsets A committed.
-config c cooperative-sticky
-config d cooperative-sticky
+config c "partition.assignment.strategy: cooperative-sticky"
+config d "partition.assignment.strategy: cooperative-sticky"
 start c
 it_assert "C (cooperative): assigned" it_wait_until 30 assigned_more c 0
 produce_part 4
@@ -159,8 +160,7 @@ stop c
 it_assert_eq "$?" 0 "C: SIGTERM, exit 0"
 
 # ---- the history of parts 1-6: graceful hand-offs only
-timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_read_verdicts
 it_assert "every event has exactly one verdict across four instances and four rebalances" \
     "$VERIFY" verdicts --truth "$IT_TMP/truth1-6.jsonl" --verdicts "$IT_TMP/verdicts.txt"
 it_assert "each user's verdicts in event order; user.txn_count_1h counts every earlier event" \
@@ -172,12 +172,9 @@ it_assert "each user's verdicts in event order; user.txn_count_1h counts every e
 # had applied but not committed are skipped by the profiles' replay marks;
 # their verdicts may come twice. Part 10, decided by E alone afterwards,
 # must count every earlier event exactly once.
-failover_props="    session.timeout.ms: 6000
-    heartbeat.interval.ms: 1000"
 for n in e2 f2; do
-    config "$n"
-    printf '  consumer_properties:\n%s\n' "$failover_props" > "$IT_TMP/props"
-    sed -i "/^  topic_feedback/r $IT_TMP/props" "$IT_TMP/$n.yaml"
+    config "$n" "session.timeout.ms: 6000
+heartbeat.interval.ms: 1000"
 done
 start e2
 it_assert "E: assigned" it_wait_until 30 assigned_more e2 0
@@ -199,8 +196,7 @@ produce_part 10
 it_assert "phase 10 (E alone): verdicts" wait_verdicts 7000
 stop e2
 it_assert_eq "$?" 0 "E: SIGTERM, exit 0"
-timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_read_verdicts
 it_assert "after kill -9: every event has a verdict (duplicates allowed)" \
     "$VERIFY" verdicts --truth "$IT_TMP/truth.jsonl" --verdicts "$IT_TMP/verdicts.txt" \
     --allow-duplicates

@@ -77,8 +77,7 @@ n_hand=$(wc -l < "$IT_REPO/tests/data/bad_events.jsonl")
 start_rg
 if wait_verdicts "$IT_TMP/a.truth.jsonl" "$n_valid" 120; then
     sleep 1 # a late duplicate would show up now
-    timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-        -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+    it_read_verdicts
     it_assert "exactly one verdict per valid event, keyed by user_id" \
         "$VERIFY" verdicts --truth "$IT_TMP/a.truth.jsonl" --verdicts "$IT_TMP/verdicts.txt"
 else
@@ -116,8 +115,7 @@ it_rg_start "$IT_TMP/riskgate-slow.yaml"
 wait_verdicts "$IT_TMP/ab.truth.jsonl" $((n_valid + 2000)) 120 || true
 kill -9 "$RG_PID" 2>/dev/null
 wait "$RG_PID" 2>/dev/null
-timeout 30 kcat -b "$RISKGATE_KAFKA_BOOTSTRAP" -C -t verdicts -o beginning -e -q \
-    -f '%k\t%s\n' > "$IT_TMP/verdicts.txt" 2>/dev/null
+it_read_verdicts
 before=$("$VERIFY" count-distinct --truth "$IT_TMP/ab.truth.jsonl" --verdicts "$IT_TMP/verdicts.txt")
 echo "# killed riskgate with $before of $((n_valid + n_b)) events decided" >&2
 it_assert "killed mid-stream (some events still undecided)" test "$before" -lt $((n_valid + n_b))

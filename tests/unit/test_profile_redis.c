@@ -319,7 +319,7 @@ static void test_partition_moves_away_and_back(void **state)
         struct rg_txn t = tx("fay", T0 - 10000 + k * 1000, 1, 6, 1 + k);
         assert_int_equal(rg_profile_process_batch(a, &t, 1, f, u, d), 0);
     }
-    assert_true(rg_profile_forget(a) >= 1); /* revoke: partition 6 goes to B */
+    assert_true(rg_profile_forget(a, NULL) >= 1); /* revoke: partition 6 goes to B */
     for (int k = 0; k < 4; k++) { /* B: offsets 4..7, loaded from Redis */
         struct rg_txn t = tx("fay", T0 - 5000 + k * 1000, 1, 6, 4 + k);
         assert_int_equal(rg_profile_process_batch(b, &t, 1, f, u, d), 0);
